@@ -1,0 +1,1 @@
+//! Placeholder; the control plane lands here.
