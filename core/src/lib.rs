@@ -1,1 +1,22 @@
-//! Placeholder; the control plane lands here.
+//! Tabernetes core: the Kubernetes control plane as a deterministic, sans-IO
+//! state machine. Nothing here reads a clock, a socket or a random source:
+//! drivers (the page, node-host, tests) pass requests, node messages and `now`
+//! in, and carry out what comes back. That is what lets the same code run in
+//! a browser tab, natively, and in tests on a virtual clock.
+
+pub mod apiserver;
+pub mod control_plane;
+pub mod controllers;
+pub mod images;
+pub mod kubelet;
+pub mod manifest;
+pub mod protocol;
+pub mod quantity;
+pub mod scheduler;
+pub mod store;
+pub mod trace;
+pub mod validation;
+
+pub use control_plane::ControlPlane;
+/// Time as the control plane sees it; always passed in by the driver.
+pub use k8s_openapi::jiff::Timestamp;

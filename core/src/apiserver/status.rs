@@ -1,0 +1,144 @@
+//! API errors, and their mapping to a Kubernetes `Status` at the API edge.
+
+use serde_json::{json, Value};
+
+/// One invalid field, as Kubernetes reports it in `details.causes[]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// `FieldValueRequired`, `FieldValueInvalid`, `FieldValueNotSupported`, `FieldValueForbidden`, `FieldValueDuplicate`.
+    pub reason: &'static str,
+    /// The field path, e.g. `spec.containers[0].image`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn required(field: impl Into<String>) -> Self {
+        FieldError { reason: "FieldValueRequired", field: field.into(), message: "Required value".into() }
+    }
+    pub fn invalid(field: impl Into<String>, value: impl std::fmt::Display, why: impl Into<String>) -> Self {
+        FieldError {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: format!("Invalid value: \"{value}\": {}", why.into()),
+        }
+    }
+    pub fn not_supported(field: impl Into<String>, value: impl std::fmt::Display, supported: &[&str]) -> Self {
+        let list = supported.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+        FieldError {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            message: format!("Unsupported value: \"{value}\": supported values: {list}"),
+        }
+    }
+    pub fn forbidden(field: impl Into<String>, why: impl Into<String>) -> Self {
+        FieldError { reason: "FieldValueForbidden", field: field.into(), message: format!("Forbidden: {}", why.into()) }
+    }
+    pub fn duplicate(field: impl Into<String>, value: impl std::fmt::Display) -> Self {
+        FieldError { reason: "FieldValueDuplicate", field: field.into(), message: format!("Duplicate value: \"{value}\"") }
+    }
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { message: String },
+    #[error("{kind} \"{name}\" not found")]
+    NotFound { group: String, kind: String, name: String },
+    #[error("the server could not find the requested resource")]
+    NoSuchResource,
+    #[error("{kind} \"{name}\" already exists")]
+    AlreadyExists { group: String, kind: String, name: String },
+    #[error("Operation cannot be fulfilled on {resource} \"{name}\": {message}")]
+    Conflict { resource: String, name: String, message: String },
+    #[error("{kind} \"{name}\" is invalid: {}", summarize(.causes))]
+    Invalid { group: String, kind: String, name: String, causes: Vec<FieldError> },
+    #[error("{message}")]
+    Forbidden { message: String },
+    #[error("the server does not allow this method on the requested resource")]
+    MethodNotAllowed,
+    #[error("too old resource version: {requested} ({oldest})")]
+    Gone { requested: u64, oldest: u64 },
+    #[error("{message}")]
+    TooLarge { message: String },
+}
+
+fn summarize(causes: &[FieldError]) -> String {
+    let parts: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+    if parts.len() == 1 {
+        parts[0].clone()
+    } else {
+        format!("[{}]", parts.join(", "))
+    }
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest { message: message.into() }
+    }
+
+    pub fn code(&self) -> u16 {
+        match self {
+            ApiError::BadRequest { .. } => 400,
+            ApiError::Forbidden { .. } => 403,
+            ApiError::NotFound { .. } | ApiError::NoSuchResource => 404,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::Gone { .. } => 410,
+            ApiError::TooLarge { .. } => 413,
+            ApiError::Invalid { .. } => 422,
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. } => "BadRequest",
+            ApiError::Forbidden { .. } => "Forbidden",
+            ApiError::NotFound { .. } | ApiError::NoSuchResource => "NotFound",
+            ApiError::MethodNotAllowed => "MethodNotAllowed",
+            ApiError::AlreadyExists { .. } => "AlreadyExists",
+            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Gone { .. } => "Expired",
+            ApiError::TooLarge { .. } => "RequestEntityTooLarge",
+            ApiError::Invalid { .. } => "Invalid",
+        }
+    }
+
+    /// The `Status` object Kubernetes clients expect in the response body.
+    pub fn to_status(&self) -> Value {
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.to_string(),
+            "reason": self.reason(),
+            "code": self.code(),
+        });
+        let details = match self {
+            ApiError::NotFound { group, kind, name } | ApiError::AlreadyExists { group, kind, name } => {
+                Some(json!({"name": name, "group": group, "kind": kind}))
+            }
+            ApiError::Conflict { resource, name, .. } => Some(json!({"name": name, "kind": resource})),
+            ApiError::Invalid { group, kind, name, causes } => Some(json!({
+                "name": name,
+                "group": group,
+                "kind": kind,
+                "causes": causes.iter().map(|c| json!({
+                    "reason": c.reason, "message": c.message, "field": c.field,
+                })).collect::<Vec<_>>(),
+            })),
+            _ => None,
+        };
+        if let Some(details) = details {
+            status["details"] = details;
+        }
+        status
+    }
+}
+
+/// The `Status` returned by a successful delete of a resource that has no
+/// object to return.
+pub fn success_status(details: Value) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details})
+}

@@ -1,0 +1,228 @@
+//! Pods: defaulting as the API server and its admission plugins do it,
+//! validation with Kubernetes' field paths, and which updates are allowed.
+
+use crate::apiserver::status::FieldError;
+use crate::quantity;
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus, Toleration};
+use std::collections::BTreeSet;
+
+/// Fields that a real cluster honours and Tabernetes does not (yet). They are
+/// refused with a clear message rather than stored and silently ignored.
+fn unsupported_fields(spec: &PodSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut refuse = |present: bool, field: String, what: &str| {
+        if present {
+            errors.push(FieldError::forbidden(field, format!("{what} are not supported by Tabernetes yet")));
+        }
+    };
+    refuse(spec.init_containers.as_ref().is_some_and(|c| !c.is_empty()), "spec.initContainers".into(), "init containers");
+    refuse(spec.ephemeral_containers.as_ref().is_some_and(|c| !c.is_empty()), "spec.ephemeralContainers".into(), "ephemeral containers");
+    refuse(spec.volumes.as_ref().is_some_and(|v| !v.is_empty()), "spec.volumes".into(), "volumes");
+    refuse(spec.affinity.is_some(), "spec.affinity".into(), "affinity rules (use nodeSelector)");
+    refuse(spec.topology_spread_constraints.as_ref().is_some_and(|v| !v.is_empty()), "spec.topologySpreadConstraints".into(), "topology spread constraints");
+    refuse(spec.host_network == Some(true), "spec.hostNetwork".into(), "host networking settings");
+    for (i, c) in spec.containers.iter().enumerate() {
+        let at = |f: &str| format!("spec.containers[{i}].{f}");
+        refuse(c.volume_mounts.as_ref().is_some_and(|v| !v.is_empty()), at("volumeMounts"), "volume mounts");
+        refuse(c.liveness_probe.is_some(), at("livenessProbe"), "probes");
+        refuse(c.readiness_probe.is_some(), at("readinessProbe"), "probes");
+        refuse(c.startup_probe.is_some(), at("startupProbe"), "probes");
+        refuse(c.lifecycle.is_some(), at("lifecycle"), "lifecycle hooks");
+        refuse(c.env_from.as_ref().is_some_and(|v| !v.is_empty()), at("envFrom"), "envFrom sources");
+        for (j, env) in c.env.iter().flatten().enumerate() {
+            refuse(env.value_from.is_some(), at(&format!("env[{j}].valueFrom")), "valueFrom sources");
+        }
+    }
+    errors
+}
+
+/// Applies the defaults a real API server would (SetDefaults_Pod and the
+/// DefaultTolerationSeconds admission plugin).
+pub fn default_pod(pod: &mut Pod) {
+    let spec = pod.spec.get_or_insert_with(Default::default);
+    spec.restart_policy.get_or_insert_with(|| "Always".into());
+    spec.termination_grace_period_seconds.get_or_insert(30);
+    spec.dns_policy.get_or_insert_with(|| "ClusterFirst".into());
+    spec.scheduler_name.get_or_insert_with(|| "default-scheduler".into());
+    spec.security_context.get_or_insert_with(Default::default);
+    spec.enable_service_links.get_or_insert(true);
+    spec.priority.get_or_insert(0);
+    for container in &mut spec.containers {
+        default_container(container);
+    }
+    let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
+    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let tolerated = tolerations.iter().any(|t| {
+            t.key.as_deref() == Some(key) && t.effect.as_deref().is_none_or(|e| e == "NoExecute")
+        });
+        if !tolerated {
+            tolerations.push(Toleration {
+                key: Some(key.into()),
+                operator: Some("Exists".into()),
+                effect: Some("NoExecute".into()),
+                toleration_seconds: Some(300),
+                ..Default::default()
+            });
+        }
+    }
+}
+
+fn default_container(c: &mut Container) {
+    let tag_is_latest = match c.image.as_deref().unwrap_or("").rsplit_once(':') {
+        Some((_, tag)) => tag == "latest" || tag.contains('/'),
+        None => true,
+    };
+    c.image_pull_policy
+        .get_or_insert_with(|| if tag_is_latest { "Always".into() } else { "IfNotPresent".into() });
+    c.termination_message_path.get_or_insert_with(|| "/dev/termination-log".into());
+    c.termination_message_policy.get_or_insert_with(|| "File".into());
+    let resources = c.resources.get_or_insert_with(Default::default);
+    // Requests default to limits, so a pod with only limits is scheduled by them.
+    if let Some(limits) = resources.limits.clone() {
+        let requests = resources.requests.get_or_insert_with(Default::default);
+        for (name, value) in limits {
+            requests.entry(name).or_insert(value);
+        }
+    }
+}
+
+/// The QoS class a pod's resources put it in.
+pub fn qos_class(spec: &PodSpec) -> &'static str {
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &spec.containers {
+        let r = c.resources.as_ref();
+        let requests = r.and_then(|r| r.requests.as_ref());
+        let limits = r.and_then(|r| r.limits.as_ref());
+        any |= requests.is_some_and(|m| !m.is_empty()) || limits.is_some_and(|m| !m.is_empty());
+        for res in ["cpu", "memory"] {
+            let limit = limits.and_then(|l| l.get(res));
+            let request = requests.and_then(|l| l.get(res));
+            if limit.is_none() || request != limit {
+                guaranteed = false;
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => "BestEffort",
+        (true, true) => "Guaranteed",
+        (true, false) => "Burstable",
+    }
+}
+
+/// A fresh pod's status: the client's is discarded, as on a real cluster.
+pub fn initial_status(pod: &Pod) -> PodStatus {
+    PodStatus {
+        phase: Some("Pending".into()),
+        qos_class: pod.spec.as_ref().map(|s| qos_class(s).to_string()),
+        ..Default::default()
+    }
+}
+
+pub fn validate_pod_spec(spec: &PodSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if spec.containers.is_empty() {
+        errors.push(FieldError::required("spec.containers"));
+    }
+    let mut names = BTreeSet::new();
+    for (i, c) in spec.containers.iter().enumerate() {
+        let at = |f: &str| format!("spec.containers[{i}].{f}");
+        if c.name.is_empty() {
+            errors.push(FieldError::required(at("name")));
+        } else {
+            for e in crate::validation::dns_label_errors(&c.name) {
+                errors.push(FieldError::invalid(at("name"), &c.name, e));
+            }
+            if !names.insert(c.name.as_str()) {
+                errors.push(FieldError::duplicate(at("name"), &c.name));
+            }
+        }
+        if c.image.as_deref().is_none_or(|i| i.trim().is_empty()) {
+            errors.push(FieldError::required(at("image")));
+        }
+        if let Some(policy) = c.image_pull_policy.as_deref() {
+            if !["Always", "IfNotPresent", "Never"].contains(&policy) {
+                errors.push(FieldError::not_supported(at("imagePullPolicy"), policy, &["Always", "IfNotPresent", "Never"]));
+            }
+        }
+        for (j, env) in c.env.iter().flatten().enumerate() {
+            if env.name.is_empty() {
+                errors.push(FieldError::required(at(&format!("env[{j}].name"))));
+            }
+        }
+        validate_resources(c, &at("resources"), &mut errors);
+    }
+    if let Some(policy) = spec.restart_policy.as_deref() {
+        if !["Always", "OnFailure", "Never"].contains(&policy) {
+            errors.push(FieldError::not_supported("spec.restartPolicy", policy, &["Always", "OnFailure", "Never"]));
+        }
+    }
+    if let Some(seconds) = spec.termination_grace_period_seconds {
+        if seconds < 0 {
+            errors.push(FieldError::invalid("spec.terminationGracePeriodSeconds", seconds, "must be greater than or equal to 0"));
+        }
+    }
+    for (key, value) in spec.node_selector.iter().flatten() {
+        for e in crate::validation::label_key_errors(key) {
+            errors.push(FieldError::invalid("spec.nodeSelector", key, e));
+        }
+        for e in crate::validation::label_value_errors(value) {
+            errors.push(FieldError::invalid("spec.nodeSelector", value, e));
+        }
+    }
+    errors.extend(unsupported_fields(spec));
+    errors
+}
+
+fn validate_resources(c: &Container, at: &str, errors: &mut Vec<FieldError>) {
+    let Some(resources) = &c.resources else { return };
+    for (kind, list) in [("requests", &resources.requests), ("limits", &resources.limits)] {
+        for (name, q) in list.iter().flatten() {
+            let parsed = if name == "cpu" { quantity::parse_milli(&q.0) } else { quantity::parse_units(&q.0) };
+            if let Err(e) = parsed {
+                errors.push(FieldError::invalid(format!("{at}.{kind}[{name}]"), &q.0, e.to_string()));
+            }
+        }
+    }
+    for name in ["cpu", "memory"] {
+        let request = resources.requests.as_ref().and_then(|r| r.get(name));
+        let limit = resources.limits.as_ref().and_then(|r| r.get(name));
+        let parse = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
+            if name == "cpu" { quantity::parse_milli(&q.0).ok() } else { quantity::parse_units(&q.0).ok() }
+        };
+        if let (Some(request), Some(limit)) = (request, limit) {
+            if let (Some(r), Some(l)) = (parse(request), parse(limit)) {
+                if r > l {
+                    errors.push(FieldError::invalid(
+                        format!("{at}.requests"),
+                        &request.0,
+                        format!("must be less than or equal to {name} limit of {}", limit.0),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// A pod's spec is immutable but for a few fields (Kubernetes' rule); the
+/// images of its containers may change, and tolerations may be added.
+pub fn validate_spec_update(old: &PodSpec, new: &PodSpec) -> Vec<FieldError> {
+    let mut masked = new.clone();
+    for (c, old_c) in masked.containers.iter_mut().zip(&old.containers) {
+        c.image = old_c.image.clone();
+    }
+    masked.active_deadline_seconds = old.active_deadline_seconds;
+    let tolerations_only_added = old.tolerations.iter().flatten().all(|t| new.tolerations.iter().flatten().any(|n| n == t));
+    if tolerations_only_added {
+        masked.tolerations = old.tolerations.clone();
+    }
+    if &masked == old {
+        Vec::new()
+    } else {
+        vec![FieldError::forbidden(
+            "spec",
+            "pod updates may not change fields other than `spec.containers[*].image`, `spec.activeDeadlineSeconds` or `spec.tolerations` (only additions to existing tolerations)",
+        )]
+    }
+}
+

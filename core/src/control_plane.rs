@@ -1,0 +1,174 @@
+//! The control plane as one state machine: the API server (with its store),
+//! the scheduler and the controllers, advanced by requests and `tick(now)`.
+//! Every request is followed by `settle`, which lets the scheduler and the
+//! controllers react to what changed, so a driver only has to deliver
+//! requests, watch events and ticks.
+
+use crate::apiserver::resources::{self, PODS};
+use crate::apiserver::{ApiRequest, ApiResponse, ApiResult, ApiServer, Method, WatchId};
+use crate::controllers::node_lifecycle;
+use crate::scheduler::{Decision, Outcome, Scheduler};
+use crate::trace::{Component, Trace};
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{json, Value};
+
+pub struct ControlPlane {
+    api: ApiServer,
+    scheduler: Scheduler,
+    trace: Trace,
+}
+
+/// The user the page's own editor and buttons act as.
+pub const ADMIN: &str = "admin";
+
+impl ControlPlane {
+    /// `seed` makes UIDs unique per cluster; the same seed replays the same history.
+    pub fn new(seed: u64, now: Timestamp) -> Self {
+        ControlPlane { api: ApiServer::new(seed, now), scheduler: Scheduler::default(), trace: Trace::default() }
+    }
+
+    pub fn api(&self) -> &ApiServer {
+        &self.api
+    }
+
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Serves one API request, then lets the cluster react to it.
+    pub fn handle(&mut self, request: &ApiRequest, now: Timestamp) -> ApiResult {
+        let before = self.api.store().revision();
+        let result = self.api.handle(request, now);
+        self.record_request(request, &result, before, now);
+        self.settle(now);
+        result
+    }
+
+    /// Runs the scheduler and controllers until they have nothing left to do.
+    pub fn settle(&mut self, now: Timestamp) {
+        node_lifecycle::reconcile(&mut self.api, now);
+        for decision in self.scheduler.schedule_pending(&mut self.api, now) {
+            self.record_decision(&decision, now);
+        }
+    }
+
+    pub fn tick(&mut self, now: Timestamp) {
+        self.settle(now);
+    }
+
+    pub fn pump_watches(&mut self) -> Vec<(WatchId, Value)> {
+        self.api.pump_watches()
+    }
+
+    pub fn close_watch(&mut self, id: WatchId) {
+        self.api.close_watch(id);
+    }
+
+    pub fn append_log(&mut self, pod_uid: &str, container: &str, data: &str) {
+        self.api.append_log(pod_uid, container, data);
+    }
+
+    /// A node's agent disconnected: mark it unreachable, as the node lifecycle controller would.
+    pub fn node_unreachable(&mut self, name: &str, now: Timestamp) {
+        node_lifecycle::mark_unreachable(&mut self.api, name, now);
+        self.trace.record(now, Component::Controller, format!("Node {name}"), "node stopped reporting: Ready=Unknown, tainted unreachable", Some(self.api.store().revision()));
+        self.settle(now);
+    }
+
+    /// Creates each object of a manifest as `user`. All are dry-run first, so
+    /// an invalid document changes nothing; the responses come back in order.
+    pub fn create_all(&mut self, documents: &[Value], user: &str, now: Timestamp) -> Result<Vec<ApiResponse>, (usize, ApiResponse)> {
+        let mut requests = Vec::new();
+        for (i, doc) in documents.iter().enumerate() {
+            let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
+            let Some(resource) = resources::by_kind(api_version, kind) else {
+                let message = format!("the server doesn't have a resource type for {kind} in {api_version}; Tabernetes serves {}", supported_kinds());
+                let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": "NotFound", "code": 404});
+                return Err((i, ApiResponse::json(404, status)));
+            };
+            let namespace = doc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+            let path = resource.path(resource.namespaced.then_some(namespace), None);
+            requests.push(ApiRequest::post(path, doc.clone()).with_query("fieldValidation", "Strict").as_user(user));
+        }
+        for (i, request) in requests.iter().enumerate() {
+            let dry = request.clone().with_query("dryRun", "All");
+            let response = self.api.handle(&dry, now).into_response();
+            if !response.is_success() {
+                return Err((i, response));
+            }
+        }
+        Ok(requests.iter().map(|r| self.handle(r, now).into_response()).collect())
+    }
+
+    fn record_request(&mut self, request: &ApiRequest, result: &ApiResult, before: u64, now: Timestamp) {
+        let response = match result {
+            ApiResult::Response(r) => r,
+            ApiResult::Watch { .. } => return,
+        };
+        if request.method == Method::Get {
+            return;
+        }
+        let Ok(target) = resources::parse_path(&request.path) else { return };
+        let component = Component::of_user(&request.user);
+        let body = response.json_body();
+        let name = target.name.clone().or_else(|| body.and_then(|b| b.pointer("/metadata/name")).and_then(Value::as_str).map(String::from)).unwrap_or_default();
+        let object = match &target.namespace {
+            Some(ns) => format!("{} {ns}/{name}", target.resource.kind),
+            None => format!("{} {name}", target.resource.kind),
+        };
+        // Heartbeats and events would drown the steps people come to see.
+        if target.resource.plural == resources::EVENTS.plural || (target.resource.plural == resources::NODES.plural && target.subresource.is_some() && component == Component::Kubelet && response.is_success()) {
+            return;
+        }
+        let revision = self.api.store().revision();
+        let wrote = revision > before;
+        let verb = match (&request.method, target.subresource.as_deref()) {
+            (Method::Post, Some("binding")) => "bind".to_string(),
+            (Method::Post, _) => "create".to_string(),
+            (Method::Put, Some(sub)) => format!("update {sub}"),
+            (Method::Put, None) => "update".to_string(),
+            (Method::Delete, _) => "delete".to_string(),
+            (m, _) => format!("{m:?}").to_lowercase(),
+        };
+        let text = if response.is_success() {
+            let phase = (target.resource.plural == PODS.plural && target.subresource.as_deref() == Some("status"))
+                .then(|| request.body.as_ref().and_then(|b| b.pointer("/status/phase")).and_then(Value::as_str))
+                .flatten()
+                .map(|p| format!(", phase {p}"))
+                .unwrap_or_default();
+            format!("{} {verb} by {}{phase}; stored at revision {revision}", self::who(request), "api-server")
+        } else {
+            format!("{} {verb} refused ({}): {}", self::who(request), response.status, response.message())
+        };
+        self.trace.record(now, component, object, text, wrote.then_some(revision));
+    }
+
+    fn record_decision(&mut self, decision: &Decision, now: Timestamp) {
+        let object = format!("Pod {}/{}", decision.namespace, decision.name);
+        let text = match &decision.outcome {
+            Outcome::Bound { node } => {
+                let feasible = decision.nodes.iter().filter(|v| v.rejected_by.is_none()).count();
+                format!("filtered {} node(s), {feasible} feasible; bound to {node}", decision.nodes.len())
+            }
+            Outcome::Unschedulable { message } => format!("unschedulable: {message}"),
+        };
+        self.trace.record(now, Component::Scheduler, object, text, None);
+    }
+}
+
+fn who(request: &ApiRequest) -> String {
+    if request.user.is_empty() {
+        "anonymous".to_string()
+    } else {
+        request.user.clone()
+    }
+}
+
+fn supported_kinds() -> String {
+    resources::ALL.iter().map(|r| format!("{} ({})", r.kind, r.api_version())).collect::<Vec<_>>().join(", ")
+}

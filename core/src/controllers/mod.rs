@@ -1,0 +1,3 @@
+//! Controllers: each keeps one kind of desired state, in its own file.
+
+pub mod node_lifecycle;

@@ -1,0 +1,227 @@
+//! A kubelet as an API client: it registers its Node, lists and then watches
+//! the pods bound to it, writes their status and sends heartbeats — all as
+//! ordinary API requests, so it works the same in the page (calling the API
+//! server directly) and in node-host (over the WebSocket).
+//!
+//! Sans-IO: the driver sends what `drain` returns, feeds back responses,
+//! watch events and runtime events, and calls `tick` when `next_wake` is due.
+
+use super::node::{self, NodeInfo};
+use super::runtime::{RuntimeCommand, RuntimeEvent};
+use super::{Kubelet, KubeletOutput};
+use crate::apiserver::resources::{NODES, PODS};
+use crate::apiserver::{ApiRequest, ApiResponse};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How often the node posts its status (the kubelet's nodeStatusUpdateFrequency).
+pub const HEARTBEAT_SECS: i64 = 10;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AgentOutput {
+    /// Send this request; answer with `on_response(id, …)`.
+    Api { id: u64, request: ApiRequest },
+    /// Stop a watch this agent opened and no longer wants.
+    CancelWatch { id: u64 },
+    Runtime(RuntimeCommand),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Register,
+    UpdateStatusAfterConflict,
+    ListPods,
+    WatchPods,
+    PodStatus,
+    Heartbeat,
+}
+
+#[derive(Debug)]
+pub struct NodeAgent {
+    info: NodeInfo,
+    kubelet: Kubelet,
+    next_id: u64,
+    in_flight: BTreeMap<u64, Purpose>,
+    watch: Option<u64>,
+    outbox: Vec<AgentOutput>,
+    next_heartbeat: Option<Timestamp>,
+    last_node_status: Option<Value>,
+}
+
+impl NodeAgent {
+    pub fn new(info: NodeInfo) -> Self {
+        NodeAgent {
+            info,
+            kubelet: Kubelet::default(),
+            next_id: 0,
+            in_flight: BTreeMap::new(),
+            watch: None,
+            outbox: Vec::new(),
+            next_heartbeat: None,
+            last_node_status: None,
+        }
+    }
+
+    pub fn node_name(&self) -> &str {
+        &self.info.name
+    }
+
+    pub fn user(&self) -> String {
+        format!("system:node:{}", self.info.name)
+    }
+
+    pub fn info(&self) -> &NodeInfo {
+        &self.info
+    }
+
+    pub fn pod_count(&self) -> usize {
+        self.kubelet.running_pods()
+    }
+
+    /// (Re)joins a control plane: registers the node, then lists and watches its pods.
+    /// Pods already running keep running; they are matched again by UID.
+    pub fn connect(&mut self, now: Timestamp) {
+        self.in_flight.clear();
+        self.watch = None;
+        self.kubelet.forget_reported();
+        let body = node::registration(&self.info, now);
+        self.last_node_status = body.get("status").cloned();
+        self.send(Purpose::Register, ApiRequest::post(NODES.path(None, None), body));
+        self.next_heartbeat = Some(now + SignedDuration::from_secs(HEARTBEAT_SECS));
+    }
+
+    /// The connection to the control plane is gone; requests in flight are lost.
+    pub fn disconnect(&mut self) {
+        self.in_flight.clear();
+        self.watch = None;
+        self.next_heartbeat = None;
+    }
+
+    pub fn drain(&mut self) -> Vec<AgentOutput> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        [self.kubelet.next_wake(), self.next_heartbeat].into_iter().flatten().min()
+    }
+
+    fn send(&mut self, purpose: Purpose, request: ApiRequest) -> u64 {
+        self.next_id += 1;
+        let request = request.as_user(self.user());
+        self.in_flight.insert(self.next_id, purpose);
+        self.outbox.push(AgentOutput::Api { id: self.next_id, request });
+        self.next_id
+    }
+
+    fn list_pods(&mut self) {
+        let request = ApiRequest::get(PODS.path(None, None)).with_query("fieldSelector", &format!("spec.nodeName={}", self.info.name));
+        self.send(Purpose::ListPods, request);
+    }
+
+    pub fn on_response(&mut self, id: u64, response: ApiResponse, now: Timestamp) {
+        let Some(purpose) = self.in_flight.get(&id).copied() else { return };
+        if purpose != Purpose::WatchPods {
+            self.in_flight.remove(&id);
+        }
+        match purpose {
+            Purpose::Register if response.status == 409 => {
+                // Registered before (a reconnect): take the node over by posting fresh status.
+                let body = json!({"metadata": {"name": self.info.name}, "status": node::status(&self.info, now)});
+                self.send(Purpose::UpdateStatusAfterConflict, ApiRequest::put(format!("{}/status", NODES.path(None, Some(&self.info.name))), body));
+                self.list_pods();
+            }
+            Purpose::Register => self.list_pods(),
+            Purpose::ListPods if response.is_success() => {
+                let body = response.json_body().cloned().unwrap_or_default();
+                let mut uids = BTreeSet::new();
+                for item in body.get("items").and_then(Value::as_array).into_iter().flatten() {
+                    if let Ok(pod) = serde_json::from_value::<Pod>(item.clone()) {
+                        uids.insert(pod.metadata.uid.clone().unwrap_or_default());
+                        let out = self.kubelet.sync_pod(pod, now);
+                        self.emit(out);
+                    }
+                }
+                let out = self.kubelet.retain_only(&uids);
+                self.emit(out);
+                let rv = body.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("0").to_string();
+                let request = ApiRequest::get(PODS.path(None, None))
+                    .with_query("watch", "true")
+                    .with_query("fieldSelector", &format!("spec.nodeName={}", self.info.name))
+                    .with_query("resourceVersion", &rv);
+                self.watch = Some(self.send(Purpose::WatchPods, request));
+            }
+            Purpose::WatchPods if !response.is_success() => {
+                // The watch could not start (e.g. 410 Gone): list again.
+                self.in_flight.remove(&id);
+                self.watch = None;
+                self.list_pods();
+            }
+            _ => {}
+        }
+    }
+
+    pub fn on_watch_event(&mut self, id: u64, event: &Value, now: Timestamp) {
+        if self.watch != Some(id) {
+            return;
+        }
+        let object = event.get("object").cloned().unwrap_or_default();
+        match event.get("type").and_then(Value::as_str) {
+            Some("ADDED" | "MODIFIED") => {
+                if let Ok(pod) = serde_json::from_value::<Pod>(object) {
+                    let out = self.kubelet.sync_pod(pod, now);
+                    self.emit(out);
+                }
+            }
+            Some("DELETED") => {
+                let uid = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+                let out = self.kubelet.remove_pod(&uid);
+                self.emit(out);
+            }
+            _ => {
+                // ERROR (e.g. 410 Expired): the watch is over; relist.
+                self.in_flight.remove(&id);
+                self.watch = None;
+                self.outbox.push(AgentOutput::CancelWatch { id });
+                self.list_pods();
+            }
+        }
+    }
+
+    pub fn on_runtime_event(&mut self, event: RuntimeEvent, now: Timestamp) {
+        let out = self.kubelet.runtime_event(event, now);
+        self.emit(out);
+    }
+
+    pub fn tick(&mut self, now: Timestamp) {
+        let out = self.kubelet.tick(now);
+        self.emit(out);
+        if self.next_heartbeat.is_some_and(|t| t <= now) {
+            let status = node::heartbeat(self.last_node_status.as_ref(), &self.info, now);
+            self.last_node_status = Some(status.clone());
+            let body = json!({"metadata": {"name": self.info.name}, "status": status});
+            self.send(Purpose::Heartbeat, ApiRequest::put(format!("{}/status", NODES.path(None, Some(&self.info.name))), body));
+            self.next_heartbeat = Some(now + SignedDuration::from_secs(HEARTBEAT_SECS));
+        }
+    }
+
+    fn emit(&mut self, outputs: Vec<KubeletOutput>) {
+        for output in outputs {
+            match output {
+                KubeletOutput::Runtime(command) => self.outbox.push(AgentOutput::Runtime(command)),
+                KubeletOutput::Status { namespace, name, uid, status } => {
+                    // The UID makes the write fail if the pod was replaced by a namesake.
+                    let body = json!({
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "metadata": {"name": name, "namespace": namespace, "uid": uid},
+                        "status": status,
+                    });
+                    let path = format!("{}/status", PODS.path(Some(&namespace), Some(&name)));
+                    self.send(Purpose::PodStatus, ApiRequest::put(path, body));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The kubelet's decisions, without I/O: which containers a node must start
+//! or stop for the pods bound to it, when to restart them, and how their
+//! states become Pod status. The in-page node and node-host both drive this
+//! same state machine (through [`agent::NodeAgent`]) and differ only in the
+//! runtime that carries out its commands.
+
+pub mod agent;
+pub mod node;
+pub mod runtime;
+pub mod status;
+
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use runtime::{ContainerLaunch, RuntimeCommand, RuntimeEvent};
+use status::{ContainerView, State, Terminated};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Restart back-off, as the kubelet's: 10 s doubling to 5 min.
+const BACKOFF_INITIAL_SECS: i64 = 10;
+const BACKOFF_MAX_SECS: i64 = 300;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum KubeletOutput {
+    Runtime(RuntimeCommand),
+    /// Write this status to the pod's status subresource.
+    Status { namespace: String, name: String, uid: String, status: PodStatus },
+}
+
+#[derive(Clone, Debug)]
+struct ContainerWorker {
+    launch: ContainerLaunch,
+    state: State,
+    image_id: Option<String>,
+    restart_count: i32,
+    last_terminated: Option<Terminated>,
+    /// When the next start is due (after a failed pull or a restartable exit).
+    retry_at: Option<Timestamp>,
+    backoff_secs: i64,
+}
+
+#[derive(Clone, Debug)]
+struct PodWorker {
+    pod: Pod,
+    containers: Vec<ContainerWorker>,
+    start_time: Timestamp,
+    reported: Option<PodStatus>,
+}
+
+impl PodWorker {
+    fn restart_policy(&self) -> &str {
+        self.pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref()).unwrap_or("Always")
+    }
+
+    fn views(&self) -> Vec<ContainerView<'_>> {
+        self.containers
+            .iter()
+            .map(|c| ContainerView {
+                name: &c.launch.container,
+                image: &c.launch.image,
+                image_id: c.image_id.as_deref(),
+                state: &c.state,
+                last_terminated: c.last_terminated.as_ref(),
+                restart_count: c.restart_count,
+            })
+            .collect()
+    }
+
+    fn status(&self, now: Timestamp) -> PodStatus {
+        let views = self.views();
+        let phase = status::phase(&views, self.restart_policy());
+        let all_ready = views.iter().all(|v| matches!(v.state, State::Running { .. }));
+        let started = views.iter().any(|v| v.image_id.is_some());
+        let existing = self.pod.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
+        let previous = self.reported.as_ref().and_then(|s| s.conditions.clone()).unwrap_or(existing.clone());
+        let mut base: Vec<_> = existing.into_iter().filter(|c| !status::KUBELET_CONDITIONS.contains(&c.type_.as_str())).collect();
+        base.extend(previous.into_iter().filter(|c| status::KUBELET_CONDITIONS.contains(&c.type_.as_str())));
+        PodStatus {
+            phase: Some(phase.to_string()),
+            conditions: Some(status::merge_conditions(&base, &status::conditions(phase, all_ready, started), now)),
+            container_statuses: Some(views.iter().map(status::container_status).collect()),
+            start_time: Some(Time(self.start_time)),
+            qos_class: self.pod.status.as_ref().and_then(|s| s.qos_class.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+fn uid_of(pod: &Pod) -> &str {
+    pod.metadata.uid.as_deref().unwrap_or("")
+}
+
+/// What to run for a container: `command` (or the image name) as argv[0..],
+/// then `args`; env from the spec, after HOSTNAME as container runtimes set it.
+pub fn launch_for(pod: &Pod, container: &Container) -> ContainerLaunch {
+    let image = container.image.clone().unwrap_or_default();
+    let mut argv: Vec<String> = container.command.clone().filter(|c| !c.is_empty()).unwrap_or_else(|| vec![image.clone()]);
+    argv.extend(container.args.iter().flatten().cloned());
+    let mut env = vec![("HOSTNAME".to_string(), pod.metadata.name.clone().unwrap_or_default())];
+    for var in container.env.iter().flatten() {
+        env.retain(|(k, _)| *k != var.name);
+        env.push((var.name.clone(), var.value.clone().unwrap_or_default()));
+    }
+    let memory_limit_bytes = container
+        .resources
+        .as_ref()
+        .and_then(|r| r.limits.as_ref())
+        .and_then(|l| l.get("memory"))
+        .and_then(|q| crate::quantity::parse_units(&q.0).ok())
+        .map(|b| b as u64);
+    ContainerLaunch {
+        pod_uid: uid_of(pod).to_string(),
+        container: container.name.clone(),
+        image,
+        argv,
+        env,
+        memory_limit_bytes,
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Kubelet {
+    pods: BTreeMap<String, PodWorker>,
+}
+
+impl Kubelet {
+    pub fn running_pods(&self) -> usize {
+        self.pods.len()
+    }
+
+    /// A pod bound to this node was added or changed.
+    pub fn sync_pod(&mut self, pod: Pod, now: Timestamp) -> Vec<KubeletOutput> {
+        let uid = uid_of(&pod).to_string();
+        if pod.metadata.deletion_timestamp.is_some() {
+            return self.remove_pod(&uid);
+        }
+        let mut out = Vec::new();
+        match self.pods.get_mut(&uid) {
+            // Idempotent on UID: a pod seen again (a relist, a reconnect) is never started twice.
+            Some(worker) => worker.pod = pod,
+            None => {
+                let containers: Vec<ContainerWorker> = pod
+                    .spec
+                    .iter()
+                    .flat_map(|s| &s.containers)
+                    .map(|c| ContainerWorker {
+                        launch: launch_for(&pod, c),
+                        state: State::Waiting { reason: "ContainerCreating".into(), message: None },
+                        image_id: None,
+                        restart_count: 0,
+                        last_terminated: None,
+                        retry_at: None,
+                        backoff_secs: BACKOFF_INITIAL_SECS,
+                    })
+                    .collect();
+                out.extend(containers.iter().map(|c| KubeletOutput::Runtime(RuntimeCommand::Start(c.launch.clone()))));
+                self.pods.insert(uid.clone(), PodWorker { pod, containers, start_time: now, reported: None });
+            }
+        }
+        out.extend(self.report(&uid, now));
+        out
+    }
+
+    /// A pod was deleted (or unbound): stop it.
+    pub fn remove_pod(&mut self, uid: &str) -> Vec<KubeletOutput> {
+        match self.pods.remove(uid) {
+            Some(_) => vec![KubeletOutput::Runtime(RuntimeCommand::StopPod { pod_uid: uid.to_string() })],
+            None => Vec::new(),
+        }
+    }
+
+    /// After a full list: pods not in it are gone, so stop them.
+    pub fn retain_only(&mut self, uids: &BTreeSet<String>) -> Vec<KubeletOutput> {
+        let gone: Vec<String> = self.pods.keys().filter(|u| !uids.contains(*u)).cloned().collect();
+        gone.iter().flat_map(|u| self.remove_pod(u)).collect()
+    }
+
+    /// Forgets what was reported, so every pod's status is written again (after a reconnect).
+    pub fn forget_reported(&mut self) {
+        for worker in self.pods.values_mut() {
+            worker.reported = None;
+        }
+    }
+
+    pub fn runtime_event(&mut self, event: RuntimeEvent, now: Timestamp) -> Vec<KubeletOutput> {
+        let uid = event.pod_uid().to_string();
+        let Some(worker) = self.pods.get_mut(&uid) else { return Vec::new() };
+        let restart_policy = worker.restart_policy().to_string();
+        let find = |worker: &mut PodWorker, name: &str| worker.containers.iter_mut().position(|c| c.launch.container == name);
+        match event {
+            RuntimeEvent::PullFailed { container, message, .. } => {
+                let Some(i) = find(worker, &container) else { return Vec::new() };
+                let c = &mut worker.containers[i];
+                c.state = State::Waiting { reason: "ErrImagePull".into(), message: Some(message) };
+                c.retry_at = Some(now + SignedDuration::from_secs(c.backoff_secs));
+                c.backoff_secs = (c.backoff_secs * 2).min(BACKOFF_MAX_SECS);
+            }
+            RuntimeEvent::Started { container, image_id, .. } => {
+                let Some(i) = find(worker, &container) else { return Vec::new() };
+                let c = &mut worker.containers[i];
+                c.state = State::Running { started_at: now };
+                c.image_id = Some(image_id);
+            }
+            RuntimeEvent::Exited { container, exit_code, message, .. } => {
+                let Some(i) = find(worker, &container) else { return Vec::new() };
+                let c = &mut worker.containers[i];
+                let started_at = match &c.state {
+                    State::Running { started_at } => Some(*started_at),
+                    _ => None,
+                };
+                let term = Terminated {
+                    exit_code,
+                    reason: if exit_code == 0 { "Completed".into() } else { "Error".into() },
+                    message,
+                    started_at,
+                    finished_at: now,
+                };
+                let restart = restart_policy == "Always" || (restart_policy == "OnFailure" && exit_code != 0);
+                if restart {
+                    c.state = State::Waiting {
+                        reason: "CrashLoopBackOff".into(),
+                        message: Some(format!(
+                            "back-off {}s restarting failed container={} pod={}",
+                            c.backoff_secs,
+                            c.launch.container,
+                            worker.pod.metadata.name.as_deref().unwrap_or("")
+                        )),
+                    };
+                    c.last_terminated = Some(term);
+                    c.retry_at = Some(now + SignedDuration::from_secs(c.backoff_secs));
+                    c.backoff_secs = (c.backoff_secs * 2).min(BACKOFF_MAX_SECS);
+                } else {
+                    c.state = State::Terminated(term);
+                }
+            }
+        }
+        self.report(&uid, now)
+    }
+
+    /// Starts containers whose back-off has elapsed.
+    pub fn tick(&mut self, now: Timestamp) -> Vec<KubeletOutput> {
+        let mut out = Vec::new();
+        let uids: Vec<String> = self.pods.keys().cloned().collect();
+        for uid in uids {
+            let worker = self.pods.get_mut(&uid).expect("listed");
+            let mut changed = false;
+            for c in &mut worker.containers {
+                if c.retry_at.is_some_and(|t| t <= now) {
+                    c.retry_at = None;
+                    if c.last_terminated.is_some() && matches!(c.state, State::Waiting { ref reason, .. } if reason == "CrashLoopBackOff") {
+                        c.restart_count += 1;
+                    }
+                    c.state = State::Waiting { reason: "ContainerCreating".into(), message: None };
+                    out.push(KubeletOutput::Runtime(RuntimeCommand::Start(c.launch.clone())));
+                    changed = true;
+                }
+            }
+            if changed {
+                out.extend(self.report(&uid, now));
+            }
+        }
+        out
+    }
+
+    /// When the kubelet next needs `tick`.
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        self.pods.values().flat_map(|w| w.containers.iter().filter_map(|c| c.retry_at)).min()
+    }
+
+    fn report(&mut self, uid: &str, now: Timestamp) -> Vec<KubeletOutput> {
+        let Some(worker) = self.pods.get_mut(uid) else { return Vec::new() };
+        let status = worker.status(now);
+        if worker.reported.as_ref() == Some(&status) {
+            return Vec::new();
+        }
+        worker.reported = Some(status.clone());
+        vec![KubeletOutput::Status {
+            namespace: worker.pod.metadata.namespace.clone().unwrap_or_default(),
+            name: worker.pod.metadata.name.clone().unwrap_or_default(),
+            uid: uid.to_string(),
+            status,
+        }]
+    }
+}
+
+#[cfg(test)]
+mod tests;

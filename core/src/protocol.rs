@@ -1,0 +1,80 @@
+//! The messages between the control plane (in the page) and a node-host,
+//! defined once here and used by both ends. Versioned: each side states the
+//! version it speaks when the socket opens, and a mismatch ends the session
+//! with a clear reason rather than with undefined behaviour.
+//!
+//! The node side is a kubelet acting as an API client, so most traffic is
+//! API requests and responses; watch events are tagged with the id of the
+//! request that opened the watch.
+
+use crate::apiserver::{ApiRequest, ApiResponse};
+use crate::kubelet::node::NodeInfo;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest message either side accepts, in bytes. Objects are capped at
+/// 1.5 MiB by the API server; a list or a log chunk stays under this.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+/// From a node to the control plane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum NodeMessage {
+    Hello { protocol: u32, node: NodeInfo },
+    Api { id: u64, request: ApiRequest },
+    CancelWatch { id: u64 },
+    #[serde(rename_all = "camelCase")]
+    Log { pod_uid: String, container: String, stream: LogStream, data: String },
+}
+
+/// From the control plane to a node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum PlaneMessage {
+    Welcome { protocol: u32 },
+    /// The plane refuses the node (wrong version, duplicate name); the socket closes after it.
+    Reject { reason: String },
+    ApiResponse { id: u64, response: ApiResponse },
+    WatchEvent { id: u64, event: Value },
+}
+
+/// Decodes a message, refusing oversized or malformed input with a reason.
+pub fn decode<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, String> {
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(format!("message of {} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit", text.len()));
+    }
+    serde_json::from_str(text).map_err(|e| format!("malformed message: {e}"))
+}
+
+pub fn encode<T: Serialize>(message: &T) -> String {
+    serde_json::to_string(message).expect("protocol messages always serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_with_a_type_tag() {
+        let msg = NodeMessage::Log { pod_uid: "u".into(), container: "c".into(), stream: LogStream::Stdout, data: "hi\n".into() };
+        let text = encode(&msg);
+        assert!(text.starts_with(r#"{"type":"log","podUid":"u""#), "{text}");
+        assert_eq!(decode::<NodeMessage>(&text), Ok(msg));
+    }
+
+    #[test]
+    fn malformed_messages_are_errors_not_panics() {
+        for bad in ["", "{", "null", r#"{"type":"nope"}"#, r#"{"type":"api","id":"x"}"#] {
+            assert!(decode::<NodeMessage>(bad).is_err(), "{bad}");
+        }
+    }
+}
