@@ -48,6 +48,11 @@ impl ControlPlane {
         result
     }
 
+    /// Serves a read (get, list, logs) without changing anything.
+    pub fn read(&self, request: &ApiRequest) -> ApiResponse {
+        self.api.read(request)
+    }
+
     /// Runs the scheduler and controllers until they have nothing left to do.
     pub fn settle(&mut self, now: Timestamp) {
         node_lifecycle::reconcile(&mut self.api, now);

@@ -1,9 +1,3 @@
-// Placeholder entry point; replaced by the playground app.
 fn main() {
-    yew::Renderer::<App>::new().render();
-}
-
-#[yew::function_component(App)]
-fn app() -> yew::Html {
-    yew::html! { <h1>{ "Tabernetes" }</h1> }
+    tabernetes_web::start();
 }

@@ -100,14 +100,31 @@ impl ApiServer {
         self.logs.append(pod_uid, container, data);
     }
 
+    /// Serves a read (get, list, logs) without changing anything; a watch
+    /// or a write is refused here, as they need `handle`.
+    pub fn read(&self, req: &ApiRequest) -> ApiResponse {
+        let result = resources::parse_path(&req.path).and_then(|target| self.read_target(req, &target));
+        match result {
+            Ok(response) => response,
+            Err(e) => ApiResponse::json(e.code(), e.to_status()),
+        }
+    }
+
+    fn read_target(&self, req: &ApiRequest, target: &RequestTarget) -> Result<ApiResponse, ApiError> {
+        match (&req.method, target.name.as_deref(), target.subresource.as_deref()) {
+            (Method::Get, None, None) if !is_watch(req) => Ok(ApiResponse::json(200, self.list(req, target)?)),
+            (Method::Get, Some(_), None | Some("status")) => Ok(ApiResponse::json(200, (*self.get(target)?).clone())),
+            (Method::Get, Some(_), Some("log")) => Ok(ApiResponse { status: 200, body: Body::Text(self.read_log(req, target)?) }),
+            _ => Err(ApiError::MethodNotAllowed),
+        }
+    }
+
     fn dispatch(&mut self, req: &ApiRequest, now: Timestamp) -> Result<ApiResult, ApiError> {
         let target = resources::parse_path(&req.path)?;
         let respond = |status: u16, body: Value| Ok(ApiResult::Response(ApiResponse::json(status, body)));
         match (&req.method, target.name.as_deref(), target.subresource.as_deref()) {
-            (Method::Get, None, None) if req.query_param("watch").is_some_and(|w| w == "true" || w == "1") => self.watch(req, &target),
-            (Method::Get, None, None) => respond(200, self.list(req, &target)?),
-            (Method::Get, Some(_), None | Some("status")) => respond(200, (*self.get(&target)?).clone()),
-            (Method::Get, Some(_), Some("log")) => Ok(ApiResult::Response(ApiResponse { status: 200, body: Body::Text(self.read_log(req, &target)?) })),
+            (Method::Get, None, None) if is_watch(req) => self.watch(req, &target),
+            (Method::Get, _, _) => self.read_target(req, &target).map(ApiResult::Response),
             (Method::Post, None, None) => respond(201, self.create(req, &target, now)?),
             (Method::Post, Some(_), Some("binding")) => respond(201, self.bind(req, &target, now)?),
             (Method::Put, Some(_), None) => respond(200, self.update(req, &target, false, now)?),
@@ -406,6 +423,10 @@ impl ApiServer {
 
 fn already_exists(resource: &ResourceType, name: &str) -> ApiError {
     ApiError::AlreadyExists { group: resource.group.into(), kind: resource.plural.into(), name: name.into() }
+}
+
+fn is_watch(req: &ApiRequest) -> bool {
+    req.query_param("watch").is_some_and(|w| w == "true" || w == "1")
 }
 
 fn is_dry_run(req: &ApiRequest) -> Result<bool, ApiError> {
