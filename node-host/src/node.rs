@@ -1,0 +1,148 @@
+//! The node loop: one task owns the kubelet agent and the pods, and talks to
+//! whichever page is connected. Pods keep running across page reloads and
+//! reconnects; the agent matches them again by UID, so none runs twice.
+
+use crate::pods::{PodReport, Pods};
+use std::time::{Duration, SystemTime};
+use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
+use tabernetes_core::kubelet::node::NodeInfo;
+use tabernetes_core::kubelet::runtime::RuntimeCommand;
+use tabernetes_core::protocol::{self, NodeMessage, PlaneMessage, PROTOCOL_VERSION};
+use tabernetes_core::Timestamp;
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+
+pub type SessionId = u64;
+
+/// What the socket tasks tell the node loop.
+#[derive(Debug)]
+pub enum SessionEvent {
+    /// A page joined; `outgoing` carries text frames to it. Dropping it closes that socket.
+    Opened { id: SessionId, outgoing: UnboundedSender<String> },
+    Message { id: SessionId, message: PlaneMessage },
+    Closed { id: SessionId },
+}
+
+pub fn now() -> Timestamp {
+    let ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    Timestamp::from_millisecond(ms).expect("the clock is within jiff's range")
+}
+
+struct Session {
+    id: SessionId,
+    outgoing: UnboundedSender<String>,
+    welcomed: bool,
+}
+
+pub struct NodeLoop {
+    agent: NodeAgent,
+    pods: Pods,
+    session: Option<Session>,
+}
+
+impl NodeLoop {
+    pub fn new(info: NodeInfo, pods: Pods) -> Self {
+        NodeLoop { agent: NodeAgent::new(info), pods, session: None }
+    }
+
+    pub async fn run(mut self, mut sessions: UnboundedReceiver<SessionEvent>, mut reports: UnboundedReceiver<PodReport>) {
+        loop {
+            let wake = self.agent.next_wake().map(|t| {
+                let ms = t.as_millisecond() - now().as_millisecond();
+                Duration::from_millis(ms.max(0) as u64)
+            });
+            tokio::select! {
+                event = sessions.recv() => match event {
+                    Some(event) => self.on_session(event),
+                    None => return,
+                },
+                Some(report) = reports.recv() => self.on_report(report),
+                _ = sleep_or_forever(wake) => self.agent.tick(now()),
+            }
+            self.flush();
+        }
+    }
+
+    fn send(&self, message: &NodeMessage) {
+        if let Some(session) = self.session.as_ref().filter(|s| s.welcomed || matches!(message, NodeMessage::Hello { .. })) {
+            let _ = session.outgoing.send(protocol::encode(message));
+        }
+    }
+
+    fn on_session(&mut self, event: SessionEvent) {
+        match event {
+            SessionEvent::Opened { id, outgoing } => {
+                // One page drives this node at a time: a new one replaces the old (dropping its sender closes it).
+                if self.session.is_some() {
+                    self.agent.disconnect();
+                }
+                self.session = Some(Session { id, outgoing, welcomed: false });
+                self.send(&NodeMessage::Hello { protocol: PROTOCOL_VERSION, node: self.agent.info().clone() });
+            }
+            SessionEvent::Closed { id } => {
+                if self.session.as_ref().is_some_and(|s| s.id == id) {
+                    self.session = None;
+                    self.agent.disconnect();
+                    tracing::info!("page disconnected; pods keep running until a page reconnects");
+                }
+            }
+            SessionEvent::Message { id, message } => {
+                if self.session.as_ref().is_none_or(|s| s.id != id) {
+                    return;
+                }
+                let t = now();
+                match message {
+                    PlaneMessage::Welcome { protocol } if protocol == PROTOCOL_VERSION => {
+                        if let Some(s) = self.session.as_mut() {
+                            s.welcomed = true;
+                        }
+                        tracing::info!(node = self.agent.node_name(), "joined the control plane");
+                        self.agent.connect(t);
+                    }
+                    PlaneMessage::Welcome { protocol } => {
+                        tracing::warn!("the page speaks protocol {protocol}, this node-host {PROTOCOL_VERSION}; closing");
+                        self.session = None;
+                    }
+                    PlaneMessage::Reject { reason } => {
+                        tracing::warn!("the page refused this node: {reason}");
+                        self.session = None;
+                        self.agent.disconnect();
+                    }
+                    PlaneMessage::ApiResponse { id, response } => self.agent.on_response(id, response, t),
+                    PlaneMessage::WatchEvent { id, event } => self.agent.on_watch_event(id, &event, t),
+                }
+            }
+        }
+    }
+
+    fn on_report(&mut self, report: PodReport) {
+        match report {
+            PodReport::Event(event) => self.agent.on_runtime_event(event, now()),
+            PodReport::Log { pod_uid, container, stream, data } => {
+                self.send(&NodeMessage::Log { pod_uid, container, stream, data });
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        for output in self.agent.drain() {
+            match output {
+                AgentOutput::Api { id, request } => self.send(&NodeMessage::Api { id, request }),
+                AgentOutput::CancelWatch { id } => self.send(&NodeMessage::CancelWatch { id }),
+                AgentOutput::Runtime(RuntimeCommand::Start(launch)) => self.pods.start(launch),
+                AgentOutput::Runtime(RuntimeCommand::StopPod { pod_uid }) => self.pods.stop(&pod_uid),
+            }
+        }
+    }
+}
+
+async fn sleep_or_forever(duration: Option<Duration>) {
+    match duration {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Channels for a node loop.
+pub fn channels() -> (UnboundedSender<SessionEvent>, UnboundedReceiver<SessionEvent>) {
+    mpsc::unbounded_channel()
+}

@@ -1,0 +1,85 @@
+//! Carries out the kubelet's runtime commands with wasmtime: one blocking
+//! thread per running container, cancellable when its pod is deleted, with
+//! output streamed back as it is written.
+
+use crate::modules::ModuleSource;
+use crate::runtime::{CancelToken, Launch, RunOutcome, Runtime, Stream};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tabernetes_core::kubelet::runtime::{ContainerLaunch, RuntimeEvent};
+use tabernetes_core::protocol::LogStream;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What running containers report to the node loop.
+#[derive(Debug)]
+pub enum PodReport {
+    Event(RuntimeEvent),
+    Log { pod_uid: String, container: String, stream: LogStream, data: String },
+}
+
+pub struct Pods {
+    runtime: Arc<Runtime>,
+    modules: ModuleSource,
+    reports: UnboundedSender<PodReport>,
+    running: Arc<Mutex<HashMap<String, Vec<CancelToken>>>>,
+}
+
+impl Pods {
+    pub fn new(runtime: Arc<Runtime>, modules: ModuleSource, reports: UnboundedSender<PodReport>) -> Self {
+        Pods { runtime, modules, reports, running: Arc::default() }
+    }
+
+    pub fn start(&self, launch: ContainerLaunch) {
+        let cancel = CancelToken::default();
+        self.running.lock().expect("not poisoned").entry(launch.pod_uid.clone()).or_default().push(cancel.clone());
+        let (runtime, modules, reports) = (self.runtime.clone(), self.modules.clone(), self.reports.clone());
+        tokio::task::spawn_blocking(move || run_container(&runtime, &modules, &reports, launch, cancel));
+    }
+
+    pub fn stop(&self, pod_uid: &str) {
+        if let Some(tokens) = self.running.lock().expect("not poisoned").remove(pod_uid) {
+            for token in tokens {
+                token.cancel();
+            }
+        }
+    }
+}
+
+fn run_container(runtime: &Runtime, modules: &ModuleSource, reports: &UnboundedSender<PodReport>, launch: ContainerLaunch, cancel: CancelToken) {
+    let (uid, name) = (launch.pod_uid.clone(), launch.container.clone());
+    let pull_failed = |message: String| {
+        let _ = reports.send(PodReport::Event(RuntimeEvent::PullFailed { pod_uid: uid.clone(), container: name.clone(), message }));
+    };
+    let bytes = match modules.fetch(&launch.image) {
+        Ok(bytes) => bytes,
+        Err(message) => return pull_failed(message),
+    };
+    let (digest, module) = match runtime.load(&bytes) {
+        Ok(loaded) => loaded,
+        Err(e) => return pull_failed(format!("module {} is not a valid WebAssembly module: {e}", launch.image)),
+    };
+    if cancel.is_cancelled() {
+        return;
+    }
+    let _ = reports.send(PodReport::Event(RuntimeEvent::Started { pod_uid: uid.clone(), container: name.clone(), image_id: format!("sha256:{digest}") }));
+    let log_reports = reports.clone();
+    let (log_uid, log_name) = (uid.clone(), name.clone());
+    let on_output = Arc::new(move |stream: Stream, bytes: &[u8]| {
+        let stream = match stream {
+            Stream::Stdout => LogStream::Stdout,
+            Stream::Stderr => LogStream::Stderr,
+        };
+        let data = String::from_utf8_lossy(bytes).into_owned();
+        let _ = log_reports.send(PodReport::Log { pod_uid: log_uid.clone(), container: log_name.clone(), stream, data });
+    });
+    let run = Launch { argv: launch.argv, env: launch.env, memory_limit_bytes: launch.memory_limit_bytes };
+    let (exit_code, message) = match runtime.run(&module, &run, &cancel, on_output) {
+        RunOutcome::Exited(code) => (code, None),
+        // 137 = killed by SIGKILL, as a container runtime reports a killed container.
+        RunOutcome::Killed => (137, Some("stopped because its pod was deleted".to_string())),
+        RunOutcome::Trapped(trap) => (134, Some(format!("wasm trap: {trap}"))),
+    };
+    if !cancel.is_cancelled() {
+        let _ = reports.send(PodReport::Event(RuntimeEvent::Exited { pod_uid: uid, container: name, exit_code, message }));
+    }
+}
