@@ -132,23 +132,25 @@ impl ControlPlane {
         }
         let revision = self.api.store().revision();
         let wrote = revision > before;
-        let verb = match (&request.method, target.subresource.as_deref()) {
-            (Method::Post, Some("binding")) => "bind".to_string(),
-            (Method::Post, _) => "create".to_string(),
-            (Method::Put, Some(sub)) => format!("update {sub}"),
-            (Method::Put, None) => "update".to_string(),
-            (Method::Delete, _) => "delete".to_string(),
-            (m, _) => format!("{m:?}").to_lowercase(),
-        };
-        let text = if response.is_success() {
-            let phase = (target.resource.plural == PODS.plural && target.subresource.as_deref() == Some("status"))
-                .then(|| request.body.as_ref().and_then(|b| b.pointer("/status/phase")).and_then(Value::as_str))
-                .flatten()
-                .map(|p| format!(", phase {p}"))
-                .unwrap_or_default();
-            format!("{} {verb} by {}{phase}; stored at revision {revision}", self::who(request), "api-server")
+        let who = who(request);
+        let text = if !response.is_success() {
+            format!("{who}: {} {} refused by the API server ({}): {}", method_verb(request), target.resource.singular, response.status, response.message())
         } else {
-            format!("{} {verb} refused ({}): {}", self::who(request), response.status, response.message())
+            let stored = if wrote { format!("; the store is now at revision {revision}") } else { String::new() };
+            let action = match (&request.method, target.subresource.as_deref()) {
+                (Method::Put, Some("status")) => {
+                    let phase = request.body.as_ref().and_then(|b| b.pointer("/status/phase")).and_then(Value::as_str);
+                    match phase {
+                        Some(p) if target.resource.plural == PODS.plural => format!("reported status: phase {p}"),
+                        _ => "reported status".to_string(),
+                    }
+                }
+                (Method::Post, None) => "created it; the API server validated and stored it".to_string(),
+                (Method::Put, None) => "updated it".to_string(),
+                (Method::Delete, _) => "deleted it".to_string(),
+                _ => method_verb(request).to_string(),
+            };
+            format!("{who} {action}{stored}")
         };
         self.trace.record(now, component, object, text, wrote.then_some(revision));
     }
@@ -166,11 +168,25 @@ impl ControlPlane {
     }
 }
 
+/// A request's user as a learner would say it: `kubelet on in-page`, `admin`.
 fn who(request: &ApiRequest) -> String {
-    if request.user.is_empty() {
-        "anonymous".to_string()
-    } else {
-        request.user.clone()
+    match request.user.as_str() {
+        "" => "anonymous".to_string(),
+        user => match user.strip_prefix("system:node:") {
+            Some(node) => format!("kubelet on {node}"),
+            None if user == crate::scheduler::USER => "scheduler".to_string(),
+            None => user.to_string(),
+        },
+    }
+}
+
+fn method_verb(request: &ApiRequest) -> &'static str {
+    match request.method {
+        Method::Get => "get",
+        Method::Post => "create",
+        Method::Put => "update",
+        Method::Patch => "patch",
+        Method::Delete => "delete",
     }
 }
 

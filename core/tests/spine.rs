@@ -120,7 +120,7 @@ fn hello_pod_travels_from_the_api_to_a_node_and_succeeds_with_its_logs() {
 
     // The trace shows the path step by step.
     let steps: Vec<String> = h.plane.trace().about("Pod default/hello").map(|s| format!("{} {}", s.component.label(), s.text)).collect();
-    assert!(steps[0].starts_with("client admin create"), "{steps:#?}");
+    assert!(steps[0].starts_with("client admin created it; the API server validated and stored it"), "{steps:#?}");
     assert!(steps.iter().any(|s| s.starts_with("scheduler filtered 2 node(s), 1 feasible; bound to laptop")), "{steps:#?}");
     assert!(steps.iter().any(|s| s.contains("phase Running")), "{steps:#?}");
     assert!(steps.last().unwrap().contains("phase Succeeded"), "{steps:#?}");
