@@ -55,6 +55,9 @@ pub enum Stream {
     Stderr,
 }
 
+/// Receives each chunk of guest output as it is written.
+pub type OutputFn = Arc<dyn Fn(Stream, &[u8]) + Send + Sync>;
+
 /// What to run: argv[0] is the program name, env pairs from the container spec.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Launch {
@@ -235,7 +238,7 @@ impl Runtime {
         module: &Module,
         launch: &Launch,
         cancel: &CancelToken,
-        on_output: Arc<dyn Fn(Stream, &[u8]) + Send + Sync>,
+        on_output: OutputFn,
     ) -> RunOutcome {
         if cancel.is_cancelled() {
             return RunOutcome::Killed;
@@ -339,7 +342,7 @@ async fn cancelled(cancel: &CancelToken) {
 
 /// Shared by stdout and stderr because the output cap is per container.
 struct OutputSink {
-    on_output: Arc<dyn Fn(Stream, &[u8]) + Send + Sync>,
+    on_output: OutputFn,
     budget: Mutex<Budget>,
 }
 
