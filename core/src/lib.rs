@@ -10,6 +10,7 @@ pub mod controllers;
 pub mod images;
 pub mod kubelet;
 pub mod manifest;
+pub mod node_sessions;
 pub mod protocol;
 pub mod quantity;
 pub mod scheduler;

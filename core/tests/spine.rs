@@ -4,7 +4,9 @@
 //! with its logs. The same agent code runs in the page and in node-host.
 
 use serde_json::{json, Value};
-use tabernetes_core::apiserver::{ApiRequest, ApiResult};
+use tabernetes_core::apiserver::ApiRequest;
+use tabernetes_core::node_sessions::{NodeSessions, SessionId};
+use tabernetes_core::protocol::{NodeMessage, PlaneMessage};
 use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
 use tabernetes_core::kubelet::node::NodeInfo;
 use tabernetes_core::kubelet::runtime::{RuntimeCommand, RuntimeEvent};
@@ -18,43 +20,59 @@ fn info(name: &str, runtime: &str) -> NodeInfo {
     NodeInfo { name: name.into(), runtime: runtime.into(), cpu_millis: 2000, memory_bytes: 2 << 30, max_pods: 110, os: "linux".into(), arch: "x86_64".into(), agent_version: "test".into() }
 }
 
-/// Connects agents to a control plane in memory, as the page does for its in-page node.
+/// Connects agents to a control plane in memory, through the same node
+/// sessions the page uses for its in-page node.
 struct Harness {
     plane: ControlPlane,
-    agents: Vec<NodeAgent>,
-    /// watch id in the plane -> (agent index, request id)
-    watches: Vec<(u64, usize, u64)>,
+    sessions: NodeSessions,
+    agents: Vec<(SessionId, NodeAgent)>,
     started: Vec<(usize, tabernetes_core::kubelet::runtime::ContainerLaunch)>,
     stopped: Vec<String>,
 }
 
 impl Harness {
+    fn new(seed: u64, nodes: &[(&str, &str)]) -> Self {
+        let mut sessions = NodeSessions::default();
+        let agents = nodes.iter().map(|(name, runtime)| (sessions.open_local(name), NodeAgent::new(info(name, runtime)))).collect();
+        Harness { plane: ControlPlane::new(seed, at(0)), sessions, agents, started: vec![], stopped: vec![] }
+    }
+
+    fn deliver(&mut self, session: SessionId, reply: PlaneMessage, now: Timestamp) {
+        let agent = &mut self.agents.iter_mut().find(|(s, _)| *s == session).unwrap().1;
+        match reply {
+            PlaneMessage::ApiResponse { id, response } => agent.on_response(id, response, now),
+            PlaneMessage::WatchEvent { id, event } => agent.on_watch_event(id, &event, now),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
     fn pump(&mut self, now: Timestamp) {
         loop {
             let mut progressed = false;
             for i in 0..self.agents.len() {
-                for output in self.agents[i].drain() {
+                let session = self.agents[i].0;
+                for output in self.agents[i].1.drain() {
                     progressed = true;
-                    match output {
-                        AgentOutput::Api { id, request } => match self.plane.handle(&request, now) {
-                            ApiResult::Response(r) => self.agents[i].on_response(id, r, now),
-                            ApiResult::Watch { id: wid, initial } => {
-                                self.watches.push((wid, i, id));
-                                for e in initial {
-                                    self.agents[i].on_watch_event(id, &e, now);
-                                }
-                            }
-                        },
-                        AgentOutput::CancelWatch { .. } => {}
-                        AgentOutput::Runtime(RuntimeCommand::Start(launch)) => self.started.push((i, launch)),
-                        AgentOutput::Runtime(RuntimeCommand::StopPod { pod_uid }) => self.stopped.push(pod_uid),
+                    let message = match output {
+                        AgentOutput::Api { id, request } => NodeMessage::Api { id, request },
+                        AgentOutput::CancelWatch { id } => NodeMessage::CancelWatch { id },
+                        AgentOutput::Runtime(RuntimeCommand::Start(launch)) => {
+                            self.started.push((i, launch));
+                            continue;
+                        }
+                        AgentOutput::Runtime(RuntimeCommand::StopPod { pod_uid }) => {
+                            self.stopped.push(pod_uid);
+                            continue;
+                        }
+                    };
+                    for reply in self.sessions.receive(&mut self.plane, session, message, now) {
+                        self.deliver(session, reply, now);
                     }
                 }
             }
-            for (wid, event) in self.plane.pump_watches() {
+            for (session, reply) in self.sessions.deliver(&mut self.plane) {
                 progressed = true;
-                let (_, agent, request_id) = *self.watches.iter().find(|(w, _, _)| *w == wid).unwrap();
-                self.agents[agent].on_watch_event(request_id, &event, now);
+                self.deliver(session, reply, now);
             }
             if !progressed {
                 break;
@@ -63,7 +81,7 @@ impl Harness {
     }
 
     fn pod(&mut self, name: &str) -> Value {
-        self.plane.handle(&ApiRequest::get(format!("/api/v1/namespaces/default/pods/{name}")), at(0)).into_response().json_body().unwrap().clone()
+        self.plane.read(&ApiRequest::get(format!("/api/v1/namespaces/default/pods/{name}"))).json_body().unwrap().clone()
     }
 }
 
@@ -84,8 +102,8 @@ spec:
 
 #[test]
 fn hello_pod_travels_from_the_api_to_a_node_and_succeeds_with_its_logs() {
-    let mut h = Harness { plane: ControlPlane::new(7, at(0)), agents: vec![NodeAgent::new(info("in-page", "browser")), NodeAgent::new(info("laptop", "wasmtime"))], watches: vec![], started: vec![], stopped: vec![] };
-    for agent in &mut h.agents {
+    let mut h = Harness::new(7, &[("in-page", "browser"), ("laptop", "wasmtime")]);
+    for (_, agent) in &mut h.agents {
         agent.connect(at(0));
     }
     h.pump(at(0));
@@ -105,12 +123,12 @@ fn hello_pod_travels_from_the_api_to_a_node_and_succeeds_with_its_logs() {
     assert_eq!(launch.argv, vec!["hello", "Ada"]);
     assert_eq!(h.pod("hello")["status"]["phase"], "Pending");
 
-    h.agents[1].on_runtime_event(RuntimeEvent::Started { pod_uid: launch.pod_uid.clone(), container: "hello".into(), image_id: "sha256:00".into() }, at(20));
+    h.agents[1].1.on_runtime_event(RuntimeEvent::Started { pod_uid: launch.pod_uid.clone(), container: "hello".into(), image_id: "sha256:00".into() }, at(20));
     h.pump(at(20));
     assert_eq!(h.pod("hello")["status"]["phase"], "Running");
 
     h.plane.append_log(&launch.pod_uid, "hello", "Hello, Ada!\n");
-    h.agents[1].on_runtime_event(RuntimeEvent::Exited { pod_uid: launch.pod_uid.clone(), container: "hello".into(), exit_code: 0, message: None }, at(30));
+    h.agents[1].1.on_runtime_event(RuntimeEvent::Exited { pod_uid: launch.pod_uid.clone(), container: "hello".into(), exit_code: 0, message: None }, at(30));
     h.pump(at(30));
     let pod = h.pod("hello");
     assert_eq!(pod["status"]["phase"], "Succeeded");
@@ -133,17 +151,17 @@ fn hello_pod_travels_from_the_api_to_a_node_and_succeeds_with_its_logs() {
 
 #[test]
 fn a_disconnected_node_is_tainted_and_gets_no_new_pods() {
-    let mut h = Harness { plane: ControlPlane::new(7, at(0)), agents: vec![NodeAgent::new(info("laptop", "wasmtime"))], watches: vec![], started: vec![], stopped: vec![] };
-    h.agents[0].connect(at(0));
+    let mut h = Harness::new(7, &[("laptop", "wasmtime")]);
+    h.agents[0].1.connect(at(0));
     h.pump(at(0));
-    h.agents[0].disconnect();
+    h.agents[0].1.disconnect();
     h.plane.node_unreachable("laptop", at(5));
     let docs = manifest::parse_documents(HELLO).unwrap();
     h.plane.create_all(&docs, "admin", at(6)).unwrap();
     let pod = h.pod("hello");
     assert_eq!(pod["status"]["conditions"][0]["message"], "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }.");
     // It comes back: the taint goes and the pod is scheduled.
-    h.agents[0].connect(at(10));
+    h.agents[0].1.connect(at(10));
     h.pump(at(10));
     assert_eq!(h.pod("hello")["spec"]["nodeName"], "laptop");
     assert_eq!(h.started.len(), 1);
@@ -165,8 +183,8 @@ fn an_invalid_manifest_changes_nothing() {
 #[test]
 fn same_seed_same_history() {
     let run = || {
-        let mut h = Harness { plane: ControlPlane::new(99, at(0)), agents: vec![NodeAgent::new(info("n", "wasmtime"))], watches: vec![], started: vec![], stopped: vec![] };
-        h.agents[0].connect(at(0));
+        let mut h = Harness::new(99, &[("n", "wasmtime")]);
+        h.agents[0].1.connect(at(0));
         h.pump(at(0));
         h.plane.create_all(&manifest::parse_documents(HELLO).unwrap(), "admin", at(1)).unwrap();
         h.pump(at(1));

@@ -10,8 +10,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tabernetes_core::apiserver::{ApiRequest, ApiResult};
-use tabernetes_core::protocol::{self, NodeMessage, PlaneMessage, PROTOCOL_VERSION};
+use tabernetes_core::apiserver::ApiRequest;
+use tabernetes_core::node_sessions::{NodeSessions, SessionId};
+use tabernetes_core::protocol::{self, NodeMessage, PlaneMessage};
 use tabernetes_core::{manifest, ControlPlane, Timestamp};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -68,15 +69,22 @@ async fn connect(running: &node_host::Running, token: &str, origin: Option<&str>
     }
 }
 
-/// Plays the page: the control plane in memory, node-host over the socket.
+/// Plays the page: the control plane in memory, with the page's own node
+/// sessions, and node-host over the socket.
 struct Page {
     plane: ControlPlane,
+    sessions: NodeSessions,
+    session: SessionId,
     socket: Socket,
-    /// plane watch id -> request id on the socket
-    watches: Vec<(u64, u64)>,
 }
 
 impl Page {
+    fn new(seed: u64, socket: Socket) -> Self {
+        let mut sessions = NodeSessions::default();
+        let session = sessions.open();
+        Page { plane: ControlPlane::new(seed, now()), sessions, session, socket }
+    }
+
     async fn send(&mut self, message: &PlaneMessage) {
         self.socket.send(Message::Text(protocol::encode(message).into())).await.unwrap();
     }
@@ -86,36 +94,16 @@ impl Page {
         let frame = tokio::time::timeout(wait, self.socket.next()).await.ok()??.ok()?;
         let Message::Text(text) = frame else { return None };
         let message: NodeMessage = protocol::decode(&text).unwrap();
-        match message.clone() {
-            NodeMessage::Hello { protocol, .. } => {
-                assert_eq!(protocol, PROTOCOL_VERSION);
-                self.send(&PlaneMessage::Welcome { protocol: PROTOCOL_VERSION }).await;
-            }
-            NodeMessage::Api { id, request } => match self.plane.handle(&request, now()) {
-                ApiResult::Response(response) => self.send(&PlaneMessage::ApiResponse { id, response }).await,
-                ApiResult::Watch { id: watch, initial } => {
-                    self.watches.push((watch, id));
-                    for event in initial {
-                        self.send(&PlaneMessage::WatchEvent { id, event }).await;
-                    }
-                }
-            },
-            NodeMessage::CancelWatch { id } => {
-                if let Some(&(watch, _)) = self.watches.iter().find(|(_, r)| *r == id) {
-                    self.plane.close_watch(watch);
-                }
-            }
-            NodeMessage::Log { pod_uid, container, data, .. } => self.plane.append_log(&pod_uid, &container, &data),
+        for reply in self.sessions.receive(&mut self.plane, self.session, message.clone(), now()) {
+            self.send(&reply).await;
         }
         self.flush_watches().await;
         Some(message)
     }
 
     async fn flush_watches(&mut self) {
-        for (watch, event) in self.plane.pump_watches() {
-            if let Some(&(_, id)) = self.watches.iter().find(|(w, _)| *w == watch) {
-                self.send(&PlaneMessage::WatchEvent { id, event }).await;
-            }
+        for (_, message) in self.sessions.deliver(&mut self.plane) {
+            self.send(&message).await;
         }
     }
 
@@ -154,7 +142,7 @@ spec:
 async fn hello_runs_on_node_host_to_succeeded_with_its_logs() {
     let running = start_node_host("test-node").await;
     let socket = connect(&running, &running.token, Some(&format!("http://{}", running.addr))).await.expect("the join is accepted");
-    let mut page = Page { plane: ControlPlane::new(1, now()), socket, watches: Vec::new() };
+    let mut page = Page::new(1, socket);
 
     // The node registers itself with this machine's real capacity.
     page.run_until(Duration::from_secs(10), |p| p.get("/api/v1/nodes/test-node")["kind"] == "Node").await;
@@ -195,7 +183,7 @@ async fn hello_runs_on_node_host_to_succeeded_with_its_logs() {
 async fn an_unknown_image_waits_with_err_image_pull() {
     let running = start_node_host("pull-node").await;
     let socket = connect(&running, &running.token, None).await.unwrap();
-    let mut page = Page { plane: ControlPlane::new(2, now()), socket, watches: Vec::new() };
+    let mut page = Page::new(2, socket);
     page.run_until(Duration::from_secs(10), |p| p.get("/api/v1/nodes/pull-node")["kind"] == "Node").await;
     let docs = manifest::parse_documents(&HELLO.replace("image: hello", "image: no-such-module")).unwrap();
     page.plane.create_all(&docs, "admin", now()).unwrap();

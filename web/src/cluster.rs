@@ -10,14 +10,15 @@
 use crate::node::in_page::{self, Report};
 use crate::node_host_link::Link;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
-use tabernetes_core::apiserver::{ApiRequest, ApiResult, WatchId};
+use tabernetes_core::apiserver::ApiRequest;
 use tabernetes_core::control_plane::ADMIN;
 use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
 use tabernetes_core::kubelet::node::NodeInfo;
 use tabernetes_core::kubelet::runtime::{ContainerLaunch, RuntimeCommand};
-use tabernetes_core::protocol::{NodeMessage, PlaneMessage, PROTOCOL_VERSION};
+use tabernetes_core::node_sessions::{NodeSessions, SessionId};
+use tabernetes_core::protocol::{NodeMessage, PlaneMessage};
 use tabernetes_core::{manifest, ControlPlane, Timestamp};
 use yew::Callback;
 
@@ -25,13 +26,6 @@ pub const IN_PAGE_NODE: &str = "in-page";
 
 pub fn now() -> Timestamp {
     Timestamp::from_millisecond(js_sys::Date::now() as i64).expect("the browser clock is in range")
-}
-
-/// Where a watch's events go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Route {
-    InPage { request: u64 },
-    Link { link: u64, request: u64 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,12 +44,13 @@ pub struct LinkState {
 
 pub struct Cluster {
     pub plane: ControlPlane,
+    sessions: NodeSessions,
     in_page: NodeAgent,
+    in_page_session: SessionId,
     /// Pods the in-page node was told to stop; a pending start for them is skipped.
-    stopped: std::collections::HashSet<String>,
-    pub links: BTreeMap<u64, LinkState>,
-    next_link: u64,
-    routes: HashMap<WatchId, Route>,
+    stopped: HashSet<String>,
+    /// node-host links, by their session.
+    pub links: BTreeMap<SessionId, LinkState>,
 }
 
 /// The UI's handle on the cluster. Equality is by `version`, so components
@@ -94,19 +89,53 @@ fn in_page_info() -> NodeInfo {
     }
 }
 
+impl Cluster {
+    /// Hands the plane's replies to the in-page agent or the link they belong to.
+    fn route(&mut self, session: SessionId, message: PlaneMessage, now: Timestamp) {
+        if session == self.in_page_session {
+            match message {
+                PlaneMessage::ApiResponse { id, response } => self.in_page.on_response(id, response, now),
+                PlaneMessage::WatchEvent { id, event } => self.in_page.on_watch_event(id, &event, now),
+                PlaneMessage::Welcome { .. } | PlaneMessage::Reject { .. } => {}
+            }
+        } else if let Some(state) = self.links.get_mut(&session) {
+            state.link.send(&message);
+            match message {
+                PlaneMessage::Welcome { .. } => {
+                    state.status = LinkStatus::Joined;
+                    state.node = self.sessions.node(session).map(String::from);
+                }
+                PlaneMessage::Reject { reason } => {
+                    state.link.close(1008, &reason);
+                    state.status = LinkStatus::Closed(reason);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn receive(&mut self, session: SessionId, message: NodeMessage, now: Timestamp) {
+        for reply in self.sessions.receive(&mut self.plane, session, message, now) {
+            self.route(session, reply, now);
+        }
+    }
+}
+
 impl ClusterHandle {
     pub fn new() -> Self {
         let seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
         let now = now();
         let mut in_page = NodeAgent::new(in_page_info());
         in_page.connect(now);
+        let mut sessions = NodeSessions::default();
+        let in_page_session = sessions.open_local(IN_PAGE_NODE);
         let cluster = Cluster {
             plane: ControlPlane::new(seed, now),
+            sessions,
             in_page,
-            stopped: Default::default(),
+            in_page_session,
+            stopped: HashSet::new(),
             links: BTreeMap::new(),
-            next_link: 0,
-            routes: HashMap::new(),
         };
         let handle = ClusterHandle { inner: Rc::new(RefCell::new(cluster)), notify: Rc::default(), version: 0 };
         handle.pump();
@@ -146,16 +175,8 @@ impl ClusterHandle {
                 for output in c.in_page.drain() {
                     moved = true;
                     match output {
-                        AgentOutput::Api { id, request } => match c.plane.handle(&request, now) {
-                            ApiResult::Response(response) => c.in_page.on_response(id, response, now),
-                            ApiResult::Watch { id: watch, initial } => {
-                                c.routes.insert(watch, Route::InPage { request: id });
-                                for event in initial {
-                                    c.in_page.on_watch_event(id, &event, now);
-                                }
-                            }
-                        },
-                        AgentOutput::CancelWatch { id } => c.close_route(Route::InPage { request: id }),
+                        AgentOutput::Api { id, request } => c.receive(c.in_page_session, NodeMessage::Api { id, request }, now),
+                        AgentOutput::CancelWatch { id } => c.receive(c.in_page_session, NodeMessage::CancelWatch { id }, now),
                         AgentOutput::Runtime(RuntimeCommand::Start(launch)) => {
                             c.stopped.remove(&launch.pod_uid);
                             starts.push(launch);
@@ -165,17 +186,9 @@ impl ClusterHandle {
                         }
                     }
                 }
-                for (watch, event) in c.plane.pump_watches() {
+                for (session, message) in c.sessions.deliver(&mut c.plane) {
                     moved = true;
-                    match c.routes.get(&watch).copied() {
-                        Some(Route::InPage { request }) => c.in_page.on_watch_event(request, &event, now),
-                        Some(Route::Link { link, request }) => {
-                            if let Some(state) = c.links.get(&link) {
-                                state.link.send(&PlaneMessage::WatchEvent { id: request, event });
-                            }
-                        }
-                        None => c.plane.close_watch(watch),
-                    }
+                    c.route(session, message, now);
                 }
                 if !moved {
                     break;
@@ -252,86 +265,32 @@ impl ClusterHandle {
 
     /// Opens a link to a node-host's WebSocket (`ws://host:port/node?token=…`).
     pub fn join(&self, url: String) {
-        let id = {
-            let mut c = self.inner.borrow_mut();
-            c.next_link += 1;
-            c.next_link
-        };
+        let session = self.inner.borrow_mut().sessions.open();
         let on_message = {
             let handle = self.clone();
-            move |message: Result<NodeMessage, String>| handle.on_link_message(id, message)
+            move |message: Result<NodeMessage, String>| handle.on_link_message(session, message)
         };
         let on_closed = {
             let handle = self.clone();
-            move |reason: String| handle.on_link_closed(id, reason)
+            move |reason: String| handle.on_link_closed(session, reason)
         };
-        match Link::open(&url, on_message, on_closed) {
-            Ok(link) => {
-                self.inner.borrow_mut().links.insert(id, LinkState { url, node: None, status: LinkStatus::Connecting, link });
-            }
-            Err(e) => {
-                let link = Link::closed();
-                self.inner.borrow_mut().links.insert(id, LinkState { url, node: None, status: LinkStatus::Closed(e), link });
-            }
-        }
+        let (link, status) = match Link::open(&url, on_message, on_closed) {
+            Ok(link) => (link, LinkStatus::Connecting),
+            Err(e) => (Link::closed(), LinkStatus::Closed(e)),
+        };
+        self.inner.borrow_mut().links.insert(session, LinkState { url, node: None, status, link });
         self.changed();
     }
 
-    fn on_link_message(&self, id: u64, message: Result<NodeMessage, String>) {
+    fn on_link_message(&self, session: SessionId, message: Result<NodeMessage, String>) {
         {
-            let mut guard = self.inner.borrow_mut();
-            let c = &mut *guard;
-            let now = now();
-            let Some(state) = c.links.get(&id) else { return };
-            let message = match message {
-                Ok(m) => m,
-                Err(reason) => {
-                    state.link.close(1007, &reason);
-                    return;
-                }
-            };
+            let mut c = self.inner.borrow_mut();
             match message {
-                NodeMessage::Hello { protocol, node } => {
-                    let taken = node.name == IN_PAGE_NODE || c.links.iter().any(|(other, s)| *other != id && s.status == LinkStatus::Joined && s.node.as_deref() == Some(&node.name));
-                    let refusal = if protocol != PROTOCOL_VERSION {
-                        Some(format!("this page speaks protocol {PROTOCOL_VERSION}, the node {protocol}"))
-                    } else if taken {
-                        Some(format!("a node named {:?} is already joined", node.name))
-                    } else {
-                        None
-                    };
-                    let state = c.links.get_mut(&id).expect("checked above");
-                    match refusal {
-                        Some(reason) => {
-                            state.link.send(&PlaneMessage::Reject { reason: reason.clone() });
-                            state.link.close(1008, &reason);
-                            state.status = LinkStatus::Closed(reason);
-                        }
-                        None => {
-                            state.node = Some(node.name);
-                            state.status = LinkStatus::Joined;
-                            state.link.send(&PlaneMessage::Welcome { protocol: PROTOCOL_VERSION });
-                        }
-                    }
-                }
-                NodeMessage::Api { id: request_id, request } => {
-                    // The link is authenticated as its node: that, not the message, says who is asking.
-                    let Some(node) = state.node.clone().filter(|_| state.status == LinkStatus::Joined) else { return };
-                    let request = ApiRequest { user: format!("system:node:{node}"), ..request };
-                    match c.plane.handle(&request, now) {
-                        ApiResult::Response(response) => state.link.send(&PlaneMessage::ApiResponse { id: request_id, response }),
-                        ApiResult::Watch { id: watch, initial } => {
-                            for event in initial {
-                                state.link.send(&PlaneMessage::WatchEvent { id: request_id, event });
-                            }
-                            c.routes.insert(watch, Route::Link { link: id, request: request_id });
-                        }
-                    }
-                }
-                NodeMessage::CancelWatch { id: request_id } => c.close_route(Route::Link { link: id, request: request_id }),
-                NodeMessage::Log { pod_uid, container, data, .. } => {
-                    if state.status == LinkStatus::Joined {
-                        c.plane.append_log(&pod_uid, &container, &data);
+                Ok(message) => c.receive(session, message, now()),
+                Err(reason) => {
+                    // A malformed message ends this link only.
+                    if let Some(state) = c.links.get(&session) {
+                        state.link.close(1007, &reason);
                     }
                 }
             }
@@ -339,22 +298,15 @@ impl ClusterHandle {
         self.pump();
     }
 
-    fn on_link_closed(&self, id: u64, reason: String) {
+    fn on_link_closed(&self, session: SessionId, reason: String) {
         {
             let mut guard = self.inner.borrow_mut();
             let c = &mut *guard;
-            let watches: Vec<WatchId> = c.routes.iter().filter(|(_, r)| matches!(r, Route::Link { link, .. } if *link == id)).map(|(w, _)| *w).collect();
-            for watch in watches {
-                c.routes.remove(&watch);
-                c.plane.close_watch(watch);
-            }
-            let Some(state) = c.links.get_mut(&id) else { return };
-            let was_joined = state.status == LinkStatus::Joined;
-            if !matches!(state.status, LinkStatus::Closed(_)) {
-                state.status = LinkStatus::Closed(reason);
-            }
-            if let (true, Some(node)) = (was_joined, state.node.clone()) {
-                c.plane.node_unreachable(&node, now());
+            c.sessions.close(&mut c.plane, session, now());
+            if let Some(state) = c.links.get_mut(&session) {
+                if !matches!(state.status, LinkStatus::Closed(_)) {
+                    state.status = LinkStatus::Closed(reason);
+                }
             }
         }
         self.pump();
@@ -364,14 +316,5 @@ impl ClusterHandle {
 impl Default for ClusterHandle {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl Cluster {
-    fn close_route(&mut self, route: Route) {
-        if let Some((&watch, _)) = self.routes.iter().find(|(_, r)| **r == route) {
-            self.routes.remove(&watch);
-            self.plane.close_watch(watch);
-        }
     }
 }
