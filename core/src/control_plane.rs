@@ -6,7 +6,7 @@
 
 use crate::apiserver::resources::{self, PODS};
 use crate::apiserver::{ApiRequest, ApiResponse, ApiResult, ApiServer, Method, WatchId};
-use crate::controllers::node_lifecycle;
+use crate::controllers::node_lifecycle::{self, NodeLifecycle};
 use crate::scheduler::{Decision, Outcome, Scheduler};
 use crate::trace::{Component, Trace};
 use k8s_openapi::jiff::Timestamp;
@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 pub struct ControlPlane {
     api: ApiServer,
     scheduler: Scheduler,
+    node_lifecycle: NodeLifecycle,
     trace: Trace,
 }
 
@@ -24,7 +25,7 @@ pub const ADMIN: &str = "admin";
 impl ControlPlane {
     /// `seed` makes UIDs unique per cluster; the same seed replays the same history.
     pub fn new(seed: u64, now: Timestamp) -> Self {
-        ControlPlane { api: ApiServer::new(seed, now), scheduler: Scheduler::default(), trace: Trace::default() }
+        ControlPlane { api: ApiServer::new(seed, now), scheduler: Scheduler::default(), node_lifecycle: NodeLifecycle::default(), trace: Trace::default() }
     }
 
     pub fn api(&self) -> &ApiServer {
@@ -55,7 +56,7 @@ impl ControlPlane {
 
     /// Runs the scheduler and controllers until they have nothing left to do.
     pub fn settle(&mut self, now: Timestamp) {
-        node_lifecycle::reconcile(&mut self.api, now);
+        self.node_lifecycle.reconcile(&mut self.api, now);
         for decision in self.scheduler.schedule_pending(&mut self.api, now) {
             self.record_decision(&decision, now);
         }

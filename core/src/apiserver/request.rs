@@ -72,7 +72,7 @@ impl ApiRequest {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                 (percent_decode(k) == key).then(|| percent_decode(v))
             })
-            .last()
+            .next_back()
     }
 }
 

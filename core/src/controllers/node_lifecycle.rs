@@ -30,27 +30,57 @@ fn wanted_taint(node: &Value) -> Option<&'static str> {
     }
 }
 
-/// Brings every node's readiness taints in line with its Ready condition.
-pub fn reconcile(api: &mut ApiServer, now: Timestamp) {
-    let nodes: Vec<Value> = api.store().list(&NODES.storage_name(), None).map(|(_, n)| (**n).clone()).collect();
-    for mut node in nodes {
-        let wanted = wanted_taint(&node);
-        let taints = node.pointer("/spec/taints").and_then(Value::as_array).cloned().unwrap_or_default();
-        let mut kept: Vec<Value> = taints
-            .iter()
-            .filter(|t| !(t["effect"] == "NoSchedule" && (t["key"] == UNREACHABLE || t["key"] == NOT_READY) && Some(t["key"].as_str().unwrap_or("")) != wanted))
-            .cloned()
-            .collect();
-        if let Some(key) = wanted {
-            if !kept.iter().any(|t| t["key"] == key && t["effect"] == "NoSchedule") {
-                kept.push(json!({"key": key, "effect": "NoSchedule", "timeAdded": Time(now)}));
+/// Keeps readiness taints in line with each node's Ready condition. It reads
+/// the store's history from its own cursor, so each settle looks only at the
+/// nodes that changed since the last one (all of them after a compaction).
+#[derive(Debug, Default)]
+pub struct NodeLifecycle {
+    cursor: u64,
+}
+
+impl NodeLifecycle {
+    pub fn reconcile(&mut self, api: &mut ApiServer, now: Timestamp) {
+        let store = api.store();
+        let nodes = NODES.storage_name();
+        let changed: Vec<String> = match store.events_since(self.cursor) {
+            Ok(events) => {
+                let mut names: Vec<String> = events
+                    .filter(|e| e.key.resource == nodes && e.event_type != crate::store::EventType::Deleted)
+                    .map(|e| e.key.name.clone())
+                    .collect();
+                names.sort();
+                names.dedup();
+                names
             }
+            Err(_) => store.list(&nodes, None).map(|(k, _)| k.name.clone()).collect(),
+        };
+        for name in changed {
+            reconcile_node(api, &name, now);
         }
-        if kept != taints {
-            node["spec"]["taints"] = json!(kept);
-            let name = node["metadata"]["name"].as_str().unwrap_or("").to_string();
-            api.handle(&ApiRequest::put(NODES.path(None, Some(&name)), node).as_user(USER), now);
+        // Our own writes are seen on the next pass and need nothing more.
+        self.cursor = api.store().revision();
+    }
+}
+
+fn reconcile_node(api: &mut ApiServer, name: &str, now: Timestamp) {
+    let key = crate::store::ObjectKey::new(NODES.storage_name(), "", name);
+    let Some(node) = api.store().get(&key) else { return };
+    let wanted = wanted_taint(node);
+    let taints = node.pointer("/spec/taints").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut kept: Vec<Value> = taints
+        .iter()
+        .filter(|t| !(t["effect"] == "NoSchedule" && (t["key"] == UNREACHABLE || t["key"] == NOT_READY) && Some(t["key"].as_str().unwrap_or("")) != wanted))
+        .cloned()
+        .collect();
+    if let Some(key) = wanted {
+        if !kept.iter().any(|t| t["key"] == key && t["effect"] == "NoSchedule") {
+            kept.push(json!({"key": key, "effect": "NoSchedule", "timeAdded": Time(now)}));
         }
+    }
+    if kept != taints {
+        let mut node = (**node).clone();
+        node["spec"]["taints"] = json!(kept);
+        api.handle(&ApiRequest::put(NODES.path(None, Some(name)), node).as_user(USER), now);
     }
 }
 
@@ -71,5 +101,4 @@ pub fn mark_unreachable(api: &mut ApiServer, name: &str, now: Timestamp) {
         "lastTransitionTime": Time(now),
     }));
     api.handle(&ApiRequest::put(format!("{path}/status"), node).as_user(USER), now);
-    reconcile(api, now);
 }

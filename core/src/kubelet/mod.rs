@@ -20,6 +20,8 @@ use std::collections::{BTreeMap, BTreeSet};
 const BACKOFF_INITIAL_SECS: i64 = 10;
 const BACKOFF_MAX_SECS: i64 = 300;
 
+// Outputs are few and short-lived; boxing the status would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum KubeletOutput {
     Runtime(RuntimeCommand),

@@ -53,9 +53,8 @@ pub fn phase(containers: &[ContainerView<'_>], restart_policy: &str) -> &'static
     }
     if waiting > 0 || containers.is_empty() {
         "Pending"
-    } else if running > 0 {
-        "Running"
-    } else if restart_policy == "Always" {
+    } else if running > 0 || restart_policy == "Always" {
+        // Under Always, stopped containers are about to be restarted.
         "Running"
     } else if stopped == succeeded && containers.iter().all(|c| matches!(c.state, State::Terminated(_))) {
         "Succeeded"
