@@ -5,12 +5,12 @@
 //! requests, watch events and ticks.
 
 use crate::apiserver::resources::{self, PODS};
-use crate::apiserver::{ApiRequest, ApiResponse, ApiResult, ApiServer, Method, WatchId};
+use crate::apiserver::{ApiError, ApiRequest, ApiResponse, ApiResult, ApiServer, Method, WatchId};
 use crate::controllers::node_lifecycle::{self, NodeLifecycle};
 use crate::scheduler::{Decision, Outcome, Scheduler};
 use crate::trace::{Component, Trace};
 use k8s_openapi::jiff::Timestamp;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub struct ControlPlane {
     api: ApiServer,
@@ -93,9 +93,8 @@ impl ControlPlane {
             let api_version = doc.get("apiVersion").and_then(Value::as_str).unwrap_or("");
             let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
             let Some(resource) = resources::by_kind(api_version, kind) else {
-                let message = format!("the server doesn't have a resource type for {kind} in {api_version}; Tabernetes serves {}", supported_kinds());
-                let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": "NotFound", "code": 404});
-                return Err((i, ApiResponse::json(404, status)));
+                let error = ApiError::UnknownKind { kind: kind.into(), api_version: api_version.into(), served: supported_kinds() };
+                return Err((i, ApiResponse::json(error.code(), error.to_status())));
             };
             let namespace = doc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
             let path = resource.path(resource.namespaced.then_some(namespace), None);

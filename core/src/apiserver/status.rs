@@ -47,6 +47,9 @@ pub enum ApiError {
     NotFound { group: String, kind: String, name: String },
     #[error("the server could not find the requested resource")]
     NoSuchResource,
+    /// A manifest names a kind this server does not serve.
+    #[error("the server doesn't have a resource type for {kind} in {api_version}; Tabernetes serves {served}")]
+    UnknownKind { kind: String, api_version: String, served: String },
     #[error("{kind} \"{name}\" already exists")]
     AlreadyExists { group: String, kind: String, name: String },
     #[error("Operation cannot be fulfilled on {resource} \"{name}\": {message}")]
@@ -81,7 +84,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => 400,
             ApiError::Forbidden { .. } => 403,
-            ApiError::NotFound { .. } | ApiError::NoSuchResource => 404,
+            ApiError::NotFound { .. } | ApiError::NoSuchResource | ApiError::UnknownKind { .. } => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
             ApiError::Gone { .. } => 410,
@@ -94,7 +97,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => "BadRequest",
             ApiError::Forbidden { .. } => "Forbidden",
-            ApiError::NotFound { .. } | ApiError::NoSuchResource => "NotFound",
+            ApiError::NotFound { .. } | ApiError::NoSuchResource | ApiError::UnknownKind { .. } => "NotFound",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
             ApiError::Conflict { .. } => "Conflict",

@@ -11,6 +11,7 @@
 pub mod decision;
 pub mod framework;
 pub mod plugins;
+pub mod queue;
 
 pub use decision::{Decision, NodeVerdict, Outcome};
 
@@ -22,7 +23,8 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use queue::ActiveQueue;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub const SCHEDULER_NAME: &str = "default-scheduler";
@@ -41,7 +43,7 @@ pub struct Scheduler {
     placed: BTreeMap<PodKey, (String, Resources)>,
     /// Unscheduled pods known to the cache.
     pending: BTreeMap<PodKey, Arc<Pod>>,
-    active: VecDeque<PodKey>,
+    active: ActiveQueue,
     unschedulable: BTreeSet<PodKey>,
     decisions: BTreeMap<PodKey, Decision>,
 }
@@ -55,7 +57,7 @@ impl Default for Scheduler {
             nodes: BTreeMap::new(),
             placed: BTreeMap::new(),
             pending: BTreeMap::new(),
-            active: VecDeque::new(),
+            active: ActiveQueue::default(),
             unschedulable: BTreeSet::new(),
             decisions: BTreeMap::new(),
         }
@@ -171,17 +173,15 @@ impl Scheduler {
         let spec_changed = self.pending.get(&key).is_none_or(|old| old.spec != pod.spec);
         self.pending.insert(key.clone(), Arc::new(pod));
         // Our own status writes (PodScheduled=False) must not put a pod straight back in the queue.
-        if spec_changed && !self.active.contains(&key) {
+        if spec_changed {
             self.unschedulable.remove(&key);
-            self.active.push_back(key);
+            self.active.push(key);
         }
     }
 
     fn requeue_unschedulable(&mut self) {
         for key in std::mem::take(&mut self.unschedulable) {
-            if !self.active.contains(&key) {
-                self.active.push_back(key);
-            }
+            self.active.push(key);
         }
     }
 
@@ -189,7 +189,7 @@ impl Scheduler {
     pub fn schedule_pending(&mut self, api: &mut ApiServer, now: Timestamp) -> Vec<Decision> {
         let mut made = Vec::new();
         self.observe(api);
-        while let Some(key) = self.active.pop_front() {
+        while let Some(key) = self.active.pop() {
             let Some(pod) = self.pending.get(&key).cloned() else { continue };
             let decision = self.schedule_one(&key, pod, now);
             self.commit(api, &decision, now);

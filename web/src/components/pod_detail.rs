@@ -39,20 +39,21 @@ pub fn pod_detail(props: &Props) -> Html {
         return html! { <div class="card"><h2>{ format!("Pod {ns}/{name}") }</h2><p class="hint">{ "This pod no longer exists." }</p></div> };
     };
     // Logs go through the API server, as `kubectl logs` does.
-    let containers: Vec<String> = pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten().map(|c| str_at(c, "/name").to_string()).collect();
-    drop(cluster);
-    let logs: Vec<(String, String)> = containers
-        .iter()
+    let logs: Vec<(String, String)> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
         .map(|c| {
-            let request = ApiRequest::get(format!("{}/log", PODS.path(Some(&ns), Some(&name)))).with_query("container", c);
-            let text = match props.cluster.borrow().plane.read(&request).body {
+            let name_of = str_at(c, "/name").to_string();
+            let request = ApiRequest::get(format!("{}/log", PODS.path(Some(&ns), Some(&name)))).with_query("container", &name_of);
+            let text = match cluster.plane.read(&request).body {
                 Body::Text(t) => t,
                 Body::Json(v) => v["message"].as_str().unwrap_or("").to_string(),
             };
-            (c.clone(), text)
+            (name_of, text)
         })
         .collect();
-    let cluster = props.cluster.borrow();
     let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
     let decision = cluster.plane.scheduler().decision(&ns, &name).cloned();
     let object = format!("Pod {ns}/{name}");
