@@ -50,8 +50,8 @@ impl ControlPlane {
     }
 
     /// Serves a read (get, list, logs) without changing anything.
-    pub fn read(&self, request: &ApiRequest) -> ApiResponse {
-        self.api.read(request)
+    pub fn read(&self, request: &ApiRequest, now: Timestamp) -> ApiResponse {
+        self.api.read(request, now)
     }
 
     /// Runs the scheduler and controllers until they have nothing left to do.

@@ -9,6 +9,7 @@ pub mod control_plane;
 pub mod controllers;
 pub mod images;
 pub mod kubelet;
+pub mod labels;
 pub mod manifest;
 pub mod node_sessions;
 pub mod protocol;

@@ -82,14 +82,39 @@ pub fn label_value_errors(value: &str) -> Vec<String> {
     errs
 }
 
-/// Validates `metadata`: name (or generateName), namespace presence, labels.
+/// Kubernetes' ValidatePathSegmentName, for kinds whose names only have to
+/// fit in a URL (RBAC objects, whose names contain `:`).
+pub fn path_segment_errors(s: &str) -> Vec<String> {
+    if s == "." || s == ".." {
+        return vec![format!("may not be '{s}'")];
+    }
+    ["/", "%"].iter().filter(|c| s.contains(*c)).map(|c| format!("may not contain '{c}'")).collect()
+}
+
+/// Kubernetes' DNS-1035 label, required of Service names (they become DNS names that must not start with a digit).
+pub fn dns1035_label_errors(s: &str) -> Vec<String> {
+    let mut errs = dns_label_errors(s);
+    if errs.is_empty() && !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        errs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".into());
+    }
+    errs
+}
+
+/// Validates `metadata`: name (by the kind's rule), namespace presence, labels.
 pub fn validate_object_meta(object: &Value, namespaced: bool, errors: &mut Vec<FieldError>) {
     let meta = object.get("metadata");
     let name = meta.and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("");
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name_errors = match kind {
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => path_segment_errors,
+        "Namespace" => dns_label_errors,
+        "Service" => dns1035_label_errors,
+        _ => dns_subdomain_errors,
+    };
     if name.is_empty() {
         errors.push(FieldError::required("metadata.name"));
     } else {
-        for e in dns_subdomain_errors(name) {
+        for e in name_errors(name) {
             errors.push(FieldError::invalid("metadata.name", name, e));
         }
     }

@@ -81,7 +81,7 @@ impl Harness {
     }
 
     fn pod(&mut self, name: &str) -> Value {
-        self.plane.read(&ApiRequest::get(format!("/api/v1/namespaces/default/pods/{name}"))).json_body().unwrap().clone()
+        self.plane.read(&ApiRequest::get(format!("/api/v1/namespaces/default/pods/{name}")), at(0)).json_body().unwrap().clone()
     }
 }
 
@@ -175,9 +175,9 @@ fn an_invalid_manifest_changes_nothing() {
     let (index, response) = plane.create_all(&docs, "admin", at(1)).unwrap_err();
     assert_eq!((index, response.status), (1, 422));
     assert_eq!(plane.api().store().revision(), before, "the valid first document was not created either");
-    let (_, unknown) = plane.create_all(&[json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}})], "admin", at(1)).unwrap_err();
+    let (_, unknown) = plane.create_all(&[json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "d"}})], "admin", at(1)).unwrap_err();
     assert_eq!(unknown.status, 404);
-    assert!(unknown.message().contains("doesn't have a resource type for Deployment"), "{}", unknown.message());
+    assert!(unknown.message().contains("doesn't have a resource type for Widget"), "{}", unknown.message());
 }
 
 #[test]

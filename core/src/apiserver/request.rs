@@ -28,11 +28,30 @@ pub struct ApiRequest {
     /// Who is asking (`system:node:NAME`, `system:kube-scheduler`, `admin`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub user: String,
+    /// The groups the user belongs to (`system:masters`, `system:nodes`…),
+    /// set by whoever authenticated the request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// The body's media type; it tells a PATCH which kind of patch it is.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub content_type: String,
+    /// The HTTP `Accept` header; `as=Table` asks for server-side printing.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub accept: String,
 }
 
 impl ApiRequest {
     pub fn new(method: Method, path: impl Into<String>) -> Self {
-        ApiRequest { method, path: path.into(), query: String::new(), body: None, user: String::new() }
+        ApiRequest {
+            method,
+            path: path.into(),
+            query: String::new(),
+            body: None,
+            user: String::new(),
+            groups: Vec::new(),
+            content_type: String::new(),
+            accept: String::new(),
+        }
     }
     pub fn get(path: impl Into<String>) -> Self {
         Self::new(Method::Get, path)
@@ -64,6 +83,19 @@ impl ApiRequest {
         self.user = user.into();
         self
     }
+    pub fn in_groups(mut self, groups: &[&str]) -> Self {
+        self.groups = groups.iter().map(|g| g.to_string()).collect();
+        self
+    }
+    pub fn patch(path: impl Into<String>, content_type: &str, body: Value) -> Self {
+        let mut request = Self::new(Method::Patch, path).with_body(body);
+        request.content_type = content_type.into();
+        request
+    }
+    pub fn accepting(mut self, accept: &str) -> Self {
+        self.accept = accept.into();
+        self
+    }
     /// Query parameters, decoded. A repeated key keeps its last value.
     pub fn query_param(&self, key: &str) -> Option<String> {
         self.query
@@ -87,11 +119,17 @@ pub enum Body {
 pub struct ApiResponse {
     pub status: u16,
     pub body: Body,
+    /// Sent as `Warning: 299 - "..."` headers; kubectl prints them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl ApiResponse {
     pub fn json(status: u16, body: Value) -> Self {
-        ApiResponse { status, body: Body::Json(body) }
+        ApiResponse { status, body: Body::Json(body), warnings: Vec::new() }
+    }
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        ApiResponse { status, body: Body::Text(body.into()), warnings: Vec::new() }
     }
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)

@@ -19,6 +19,10 @@ pub struct ResourceType {
     pub subresources: &'static [&'static str],
     /// Fields a field selector may name, beyond `metadata.name` and `metadata.namespace`.
     pub selectable_fields: &'static [&'static str],
+    /// Discovery's verbs; a resource without `get` is not stored.
+    pub verbs: &'static [&'static str],
+    /// Discovery's categories (`all` for `kubectl get all`).
+    pub categories: &'static [&'static str],
 }
 
 impl ResourceType {
@@ -65,63 +69,179 @@ impl ResourceType {
     }
 }
 
-pub const PODS: ResourceType = ResourceType {
-    group: "",
-    version: "v1",
-    plural: "pods",
-    singular: "pod",
-    kind: "Pod",
-    namespaced: true,
-    short_names: &["po"],
-    subresources: &["status", "binding", "log"],
-    selectable_fields: &["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "status.phase"],
-};
+/// The verbs of an ordinary stored resource.
+pub const STANDARD_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
-pub const NODES: ResourceType = ResourceType {
-    group: "",
-    version: "v1",
-    plural: "nodes",
-    singular: "node",
-    kind: "Node",
-    namespaced: false,
-    short_names: &["no"],
-    subresources: &["status"],
-    selectable_fields: &[],
-};
+/// A stored resource with the standard verbs; fields not given take these values.
+const fn stored(group: &'static str, version: &'static str, plural: &'static str, singular: &'static str, kind: &'static str, namespaced: bool) -> ResourceType {
+    ResourceType {
+        group,
+        version,
+        plural,
+        singular,
+        kind,
+        namespaced,
+        short_names: &[],
+        subresources: &[],
+        selectable_fields: &[],
+        verbs: STANDARD_VERBS,
+        categories: &[],
+    }
+}
 
-pub const NAMESPACES: ResourceType = ResourceType {
-    group: "",
-    version: "v1",
-    plural: "namespaces",
-    singular: "namespace",
-    kind: "Namespace",
-    namespaced: false,
-    short_names: &["ns"],
-    subresources: &["status"],
-    selectable_fields: &["status.phase"],
-};
+impl ResourceType {
+    const fn short(mut self, short_names: &'static [&'static str]) -> Self {
+        self.short_names = short_names;
+        self
+    }
+    const fn sub(mut self, subresources: &'static [&'static str]) -> Self {
+        self.subresources = subresources;
+        self
+    }
+    const fn fields(mut self, selectable_fields: &'static [&'static str]) -> Self {
+        self.selectable_fields = selectable_fields;
+        self
+    }
+    /// In `kubectl get all`.
+    const fn in_all(mut self) -> Self {
+        self.categories = &["all"];
+        self
+    }
+    const fn verbs(mut self, verbs: &'static [&'static str]) -> Self {
+        self.verbs = verbs;
+        self
+    }
 
-pub const EVENTS: ResourceType = ResourceType {
-    group: "",
-    version: "v1",
-    plural: "events",
-    singular: "event",
-    kind: "Event",
-    namespaced: true,
-    short_names: &["ev"],
-    subresources: &[],
-    selectable_fields: &[
-        "involvedObject.kind",
-        "involvedObject.name",
-        "involvedObject.namespace",
-        "involvedObject.uid",
-        "reason",
-        "type",
-    ],
-};
+    /// Whether objects of this resource are kept in the store (reviews are not).
+    pub fn is_stored(&self) -> bool {
+        self.verbs.contains(&"get")
+    }
 
-/// Every served resource.
-pub const ALL: &[ResourceType] = &[PODS, NODES, NAMESPACES, EVENTS];
+    pub fn has_subresource(&self, sub: &str) -> bool {
+        self.subresources.contains(&sub)
+    }
+}
+
+pub const PODS: ResourceType = stored("", "v1", "pods", "pod", "Pod", true)
+    .short(&["po"])
+    .sub(&["status", "binding", "log", "eviction"])
+    .in_all()
+    .fields(&[
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ]);
+pub const NODES: ResourceType = stored("", "v1", "nodes", "node", "Node", false).short(&["no"]).sub(&["status"]).fields(&["spec.unschedulable"]);
+pub const NAMESPACES: ResourceType = stored("", "v1", "namespaces", "namespace", "Namespace", false)
+    .short(&["ns"])
+    .sub(&["status", "finalize"])
+    .fields(&["status.phase"])
+    .verbs(&["create", "delete", "get", "list", "patch", "update", "watch"]);
+pub const EVENTS: ResourceType = stored("", "v1", "events", "event", "Event", true).short(&["ev"]).fields(&[
+    "involvedObject.kind",
+    "involvedObject.name",
+    "involvedObject.namespace",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+]);
+pub const SERVICES: ResourceType = stored("", "v1", "services", "service", "Service", true)
+    .short(&["svc"])
+    .sub(&["status"])
+    .in_all()
+    .verbs(&["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]);
+pub const ENDPOINTS: ResourceType = stored("", "v1", "endpoints", "endpoints", "Endpoints", true).short(&["ep"]);
+pub const CONFIG_MAPS: ResourceType = stored("", "v1", "configmaps", "configmap", "ConfigMap", true).short(&["cm"]);
+pub const SECRETS: ResourceType = stored("", "v1", "secrets", "secret", "Secret", true).fields(&["type"]);
+pub const SERVICE_ACCOUNTS: ResourceType = stored("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true).short(&["sa"]);
+pub const DEPLOYMENTS: ResourceType = stored("apps", "v1", "deployments", "deployment", "Deployment", true)
+    .short(&["deploy"])
+    .sub(&["status", "scale"])
+    .in_all();
+pub const REPLICA_SETS: ResourceType = stored("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true)
+    .short(&["rs"])
+    .sub(&["status", "scale"])
+    .in_all()
+    .fields(&["status.replicas"]);
+pub const DAEMON_SETS: ResourceType = stored("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true).short(&["ds"]).sub(&["status"]).in_all();
+pub const STATEFUL_SETS: ResourceType = stored("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true)
+    .short(&["sts"])
+    .sub(&["status", "scale"])
+    .in_all();
+pub const CONTROLLER_REVISIONS: ResourceType = stored("apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true);
+pub const JOBS: ResourceType = stored("batch", "v1", "jobs", "job", "Job", true).sub(&["status"]).in_all().fields(&["status.successful"]);
+pub const CRON_JOBS: ResourceType = stored("batch", "v1", "cronjobs", "cronjob", "CronJob", true).short(&["cj"]).sub(&["status"]).in_all();
+pub const ENDPOINT_SLICES: ResourceType = stored("discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true);
+pub const INGRESSES: ResourceType = stored("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", true).short(&["ing"]).sub(&["status"]);
+pub const HORIZONTAL_POD_AUTOSCALERS: ResourceType =
+    stored("autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler", "HorizontalPodAutoscaler", true)
+        .short(&["hpa"])
+        .sub(&["status"])
+        .in_all();
+pub const LEASES: ResourceType = stored("coordination.k8s.io", "v1", "leases", "lease", "Lease", true);
+pub const ROLES: ResourceType = stored("rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true);
+pub const CLUSTER_ROLES: ResourceType = stored("rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false);
+pub const ROLE_BINDINGS: ResourceType = stored("rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true);
+pub const CLUSTER_ROLE_BINDINGS: ResourceType =
+    stored("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false);
+pub const PRIORITY_CLASSES: ResourceType = stored("scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false).short(&["pc"]);
+/// Not stored: a create asks the authorizer and returns its answer.
+pub const SELF_SUBJECT_ACCESS_REVIEWS: ResourceType =
+    stored("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview", false).verbs(&["create"]);
+pub const SELF_SUBJECT_RULES_REVIEWS: ResourceType =
+    stored("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview", false).verbs(&["create"]);
+
+/// Every served resource, in discovery order.
+pub const ALL: &[ResourceType] = &[
+    PODS,
+    NODES,
+    NAMESPACES,
+    EVENTS,
+    SERVICES,
+    ENDPOINTS,
+    CONFIG_MAPS,
+    SECRETS,
+    SERVICE_ACCOUNTS,
+    DEPLOYMENTS,
+    REPLICA_SETS,
+    DAEMON_SETS,
+    STATEFUL_SETS,
+    CONTROLLER_REVISIONS,
+    JOBS,
+    CRON_JOBS,
+    ENDPOINT_SLICES,
+    INGRESSES,
+    HORIZONTAL_POD_AUTOSCALERS,
+    LEASES,
+    ROLES,
+    CLUSTER_ROLES,
+    ROLE_BINDINGS,
+    CLUSTER_ROLE_BINDINGS,
+    PRIORITY_CLASSES,
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_RULES_REVIEWS,
+];
+
+/// The group/versions served, in discovery order (the core group first, as "v1").
+pub fn group_versions() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&str, &str)> = Vec::new();
+    for r in ALL {
+        if !out.contains(&(r.group, r.version)) {
+            out.push((r.group, r.version));
+        }
+    }
+    out
+}
 
 /// Finds a resource by `apiVersion` and `kind`, as a manifest names it.
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceType> {
@@ -147,7 +267,7 @@ pub fn parse_path(path: &str) -> Result<RequestTarget, ApiError> {
     };
     let (namespace, rest) = match rest {
         // `/namespaces/{name}` alone (or with a subresource) is the Namespace object itself.
-        ["namespaces", ns, plural, rest @ ..] if group.is_empty() && !(rest.is_empty() && *plural == "status") => {
+        ["namespaces", ns, plural, rest @ ..] if !(group.is_empty() && rest.is_empty() && (*plural == "status" || *plural == "finalize")) => {
             (Some(ns.to_string()), std::iter::once(*plural).chain(rest.iter().copied()).collect::<Vec<_>>())
         }
         _ => (None, rest.to_vec()),
@@ -195,7 +315,9 @@ mod tests {
             ("/api/v1/namespaces/default/nodes/n1", None),
             ("/api/v1/widgets", None),
             ("/api/v1/namespaces/default/pods/hello/exec", None),
-            ("/apis/apps/v1/deployments", None),
+            ("/apis/apps/v1/deployments", Some(("deployments", None, None, None))),
+            ("/apis/apps/v1/namespaces/a/deployments/web/scale", Some(("deployments", Some("a"), Some("web"), Some("scale")))),
+            ("/apis/apps/v2/deployments", None),
             ("/healthz", None),
             ("/api/v1/pods/a/b/c", None),
         ];

@@ -34,6 +34,14 @@ impl FieldError {
     pub fn forbidden(field: impl Into<String>, why: impl Into<String>) -> Self {
         FieldError { reason: "FieldValueForbidden", field: field.into(), message: format!("Forbidden: {}", why.into()) }
     }
+    /// The same error for a spec nested under `prefix` (a pod template's
+    /// `spec.template.spec` instead of a pod's `spec`).
+    pub fn under(mut self, prefix: &str) -> Self {
+        if let Some(rest) = self.field.strip_prefix("spec") {
+            self.field = format!("{prefix}{rest}");
+        }
+        self
+    }
     pub fn duplicate(field: impl Into<String>, value: impl std::fmt::Display) -> Self {
         FieldError { reason: "FieldValueDuplicate", field: field.into(), message: format!("Duplicate value: \"{value}\"") }
     }
@@ -64,6 +72,11 @@ pub enum ApiError {
     Gone { requested: u64, oldest: u64 },
     #[error("{message}")]
     TooLarge { message: String },
+    /// A patch that is well-formed but cannot apply (a failed `test` op).
+    #[error("{message}")]
+    Unprocessable { message: String },
+    #[error("{message}")]
+    UnsupportedMediaType { message: String },
 }
 
 fn summarize(causes: &[FieldError]) -> String {
@@ -89,7 +102,8 @@ impl ApiError {
             ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
             ApiError::Gone { .. } => 410,
             ApiError::TooLarge { .. } => 413,
-            ApiError::Invalid { .. } => 422,
+            ApiError::Invalid { .. } | ApiError::Unprocessable { .. } => 422,
+            ApiError::UnsupportedMediaType { .. } => 415,
         }
     }
 
@@ -103,7 +117,8 @@ impl ApiError {
             ApiError::Conflict { .. } => "Conflict",
             ApiError::Gone { .. } => "Expired",
             ApiError::TooLarge { .. } => "RequestEntityTooLarge",
-            ApiError::Invalid { .. } => "Invalid",
+            ApiError::Invalid { .. } | ApiError::Unprocessable { .. } => "Invalid",
+            ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
         }
     }
 

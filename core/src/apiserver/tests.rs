@@ -192,9 +192,11 @@ fn watch_from_a_revision_then_selector_transitions() {
     assert!(api.pump_watches().is_empty(), "an unbound pod does not match spec.nodeName=n1");
     let binding = json!({"target": {"name": "n1"}});
     call(&mut api, ApiRequest::post(format!("{PODS_PATH}/a/binding"), binding));
-    call(&mut api, ApiRequest::delete(format!("{PODS_PATH}/a")));
+    // Bound to a node, the pod is first marked (MODIFIED) and goes once the kubelet is done (grace 0).
+    assert_eq!(call(&mut api, ApiRequest::delete(format!("{PODS_PATH}/a"))).status, 202);
+    call(&mut api, ApiRequest::delete(format!("{PODS_PATH}/a")).with_query("gracePeriodSeconds", "0"));
     let events: Vec<(WatchId, String)> = api.pump_watches().into_iter().map(|(i, e)| (i, e["type"].as_str().unwrap().to_string())).collect();
-    assert_eq!(events, vec![(id, "ADDED".to_string()), (id, "DELETED".to_string())]);
+    assert_eq!(events, vec![(id, "ADDED".to_string()), (id, "MODIFIED".to_string()), (id, "DELETED".to_string())]);
     api.close_watch(id);
     call(&mut api, ApiRequest::post(PODS_PATH, hello_pod("b")));
     assert!(api.pump_watches().is_empty());
@@ -212,9 +214,9 @@ fn watch_without_resource_version_starts_with_current_objects() {
 #[test]
 fn unknown_resources_and_methods_are_refused() {
     let mut api = server();
-    assert_eq!(call(&mut api, ApiRequest::get("/apis/apps/v1/namespaces/default/deployments")).status, 404);
+    assert_eq!(call(&mut api, ApiRequest::get("/apis/widgets.example.com/v1/namespaces/default/widgets")).status, 404);
     assert_eq!(call(&mut api, ApiRequest::get("/api/v1/namespaces/default/widgets")).status, 404);
-    assert_eq!(call(&mut api, ApiRequest::new(Method::Patch, format!("{PODS_PATH}/a"))).status, 405);
+    assert_eq!(call(&mut api, ApiRequest::put(PODS_PATH, hello_pod("a"))).status, 405);
     let not_object = call(&mut api, ApiRequest::post(PODS_PATH, json!([1, 2])));
     assert_eq!(not_object.status, 400);
     assert_eq!(not_object.json_body().unwrap()["kind"], "Status");
@@ -262,12 +264,21 @@ fn logs_are_served_per_container() {
 }
 
 #[test]
-fn deleting_a_namespace_takes_its_objects_and_builtins_are_protected() {
+fn deleting_a_namespace_marks_it_terminating_and_builtins_are_protected() {
     let mut api = server();
     call(&mut api, ApiRequest::post("/api/v1/namespaces", json!({"metadata": {"name": "team"}})));
     call(&mut api, ApiRequest::post("/api/v1/namespaces/team/pods", hello_pod("a")));
-    assert_eq!(call(&mut api, ApiRequest::delete("/api/v1/namespaces/team")).status, 200);
-    assert_eq!(call(&mut api, ApiRequest::get("/api/v1/namespaces/team/pods/a")).status, 404);
+    let deleted = call(&mut api, ApiRequest::delete("/api/v1/namespaces/team"));
+    assert_eq!(deleted.status, 202, "the namespace controller finishes the deletion");
+    assert_eq!(deleted.json_body().unwrap()["status"]["phase"], "Terminating");
+    let refused = call(&mut api, ApiRequest::post("/api/v1/namespaces/team/pods", hello_pod("b")));
+    assert_eq!(refused.status, 403);
+    assert!(refused.message().contains("because it is being terminated"), "{}", refused.message());
+    // Once the controller has emptied it and dropped its finalizer, it is gone.
+    call(&mut api, ApiRequest::delete("/api/v1/namespaces/team/pods/a"));
+    let finalize = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}, "spec": {"finalizers": []}});
+    assert_eq!(call(&mut api, ApiRequest::put("/api/v1/namespaces/team/finalize", finalize)).status, 200);
+    assert_eq!(call(&mut api, ApiRequest::get("/api/v1/namespaces/team")).status, 404);
     assert_eq!(call(&mut api, ApiRequest::delete("/api/v1/namespaces/default")).status, 403);
 }
 

@@ -34,6 +34,8 @@ impl WatchFilter {
 struct OpenWatch {
     filter: WatchFilter,
     cursor: u64,
+    /// `apiVersion` and `kind` for BOOKMARK events, if the client allows them.
+    bookmarks: Option<(String, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -49,13 +51,28 @@ pub fn event_json(event_type: &str, object: &Value) -> Value {
 
 impl Watches {
     /// Starts a watch that will see every change after `from_revision`.
-    pub fn open(&mut self, filter: WatchFilter, from_revision: u64, store: &Store) -> Result<WatchId, ApiError> {
+    pub fn open(&mut self, filter: WatchFilter, from_revision: u64, bookmarks: Option<(String, String)>, store: &Store) -> Result<WatchId, ApiError> {
         if let Err(StoreError::Compacted { requested, oldest }) = store.events_since(from_revision).map(|_| ()) {
             return Err(ApiError::Gone { requested, oldest });
         }
         self.next_id += 1;
-        self.open.insert(self.next_id, OpenWatch { filter, cursor: from_revision });
+        self.open.insert(self.next_id, OpenWatch { filter, cursor: from_revision, bookmarks });
         Ok(self.next_id)
+    }
+
+    /// A BOOKMARK at the store's revision for each watch that allows them and
+    /// is up to date, so it can resume from there after a disconnect.
+    pub fn bookmarks(&mut self, store: &Store) -> Vec<(WatchId, Value)> {
+        let revision = store.revision();
+        self.open
+            .iter_mut()
+            .filter(|(_, w)| w.cursor == revision)
+            .filter_map(|(id, w)| {
+                let (api_version, kind) = w.bookmarks.as_ref()?;
+                let object = json!({"apiVersion": api_version, "kind": kind, "metadata": {"resourceVersion": revision.to_string()}});
+                Some((*id, event_json("BOOKMARK", &object)))
+            })
+            .collect()
     }
 
     pub fn close(&mut self, id: WatchId) {

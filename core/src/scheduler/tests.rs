@@ -84,7 +84,7 @@ fn deleting_a_pod_frees_its_share_of_the_node() {
     scheduler.schedule_pending(&mut api, now());
     assert_eq!(pod(&api, "first")["spec"]["nodeName"], "n");
     assert_eq!(pod(&api, "second")["spec"].get("nodeName"), None);
-    api.handle(&ApiRequest::delete("/api/v1/namespaces/default/pods/first"), now());
+    api.handle(&ApiRequest::delete("/api/v1/namespaces/default/pods/first").with_query("gracePeriodSeconds", "0"), now());
     scheduler.schedule_pending(&mut api, now());
     assert_eq!(pod(&api, "second")["spec"]["nodeName"], "n");
 }

@@ -59,6 +59,21 @@ impl Store {
         }
     }
 
+    /// A store holding `objects` as of `revision`, with an empty history
+    /// (a restore: watches from before it must relist).
+    pub fn restored(revision: u64, objects: BTreeMap<ObjectKey, Value>) -> Self {
+        let mut store = Self::default();
+        store.objects = objects.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        store.revision = revision;
+        store.compacted_through = revision;
+        store
+    }
+
+    /// Every object, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &Arc<Value>)> {
+        self.objects.iter()
+    }
+
     /// The revision of the last write (0 for an empty store).
     pub fn revision(&self) -> u64 {
         self.revision

@@ -40,16 +40,8 @@ fn unsupported_fields(spec: &PodSpec) -> Vec<FieldError> {
 /// DefaultTolerationSeconds admission plugin).
 pub fn default_pod(pod: &mut Pod) {
     let spec = pod.spec.get_or_insert_with(Default::default);
-    spec.restart_policy.get_or_insert_with(|| "Always".into());
-    spec.termination_grace_period_seconds.get_or_insert(30);
-    spec.dns_policy.get_or_insert_with(|| "ClusterFirst".into());
-    spec.scheduler_name.get_or_insert_with(|| "default-scheduler".into());
-    spec.security_context.get_or_insert_with(Default::default);
-    spec.enable_service_links.get_or_insert(true);
+    default_pod_spec(spec);
     spec.priority.get_or_insert(0);
-    for container in &mut spec.containers {
-        default_container(container);
-    }
     let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
     for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
         let tolerated = tolerations.iter().any(|t| {
@@ -64,6 +56,18 @@ pub fn default_pod(pod: &mut Pod) {
                 ..Default::default()
             });
         }
+    }
+}
+
+/// The spec defaults, shared by pods and the pod templates of workloads.
+pub fn default_pod_spec(spec: &mut PodSpec) {
+    spec.restart_policy.get_or_insert_with(|| "Always".into());
+    spec.termination_grace_period_seconds.get_or_insert(30);
+    spec.dns_policy.get_or_insert_with(|| "ClusterFirst".into());
+    spec.scheduler_name.get_or_insert_with(|| "default-scheduler".into());
+    spec.security_context.get_or_insert_with(Default::default);
+    for container in &mut spec.containers {
+        default_container(container);
     }
 }
 

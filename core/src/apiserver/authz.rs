@@ -1,0 +1,288 @@
+//! Authorization: Kubernetes' RBAC authorizer, evaluated from the Role,
+//! ClusterRole, RoleBinding and ClusterRoleBinding objects in the store, and
+//! the bootstrap policy a new cluster starts with.
+//!
+//! Who the user is was settled before the request reached `handle`: the
+//! HTTP edge maps bearer tokens to users, node sessions make every request
+//! `system:node:NAME`. An empty user is the control plane's own loopback.
+
+use super::request::ApiRequest;
+use crate::store::{ObjectKey, Store};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use serde_json::{json, Value};
+
+/// The group that bypasses authorization, as on every Kubernetes cluster.
+pub const MASTERS: &str = "system:masters";
+pub const AUTHENTICATED: &str = "system:authenticated";
+pub const NODES_GROUP: &str = "system:nodes";
+/// The read-only user a cluster starts with.
+pub const VIEWER: &str = "viewer";
+
+/// What a request asks to do, in RBAC's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attributes {
+    Resource { verb: String, group: String, resource: String, subresource: String, namespace: String, name: String },
+    NonResource { verb: String, path: String },
+}
+
+pub struct User<'a> {
+    pub name: &'a str,
+    pub groups: &'a [String],
+}
+
+impl<'a> User<'a> {
+    pub fn of(request: &'a ApiRequest) -> Self {
+        User { name: &request.user, groups: &request.groups }
+    }
+
+    fn is(&self, subject: &Subject, binding_namespace: &str) -> bool {
+        match subject.kind.as_str() {
+            "User" => subject.name == self.name,
+            "Group" => self.groups.iter().any(|g| *g == subject.name),
+            "ServiceAccount" => {
+                let namespace = subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
+                self.name == format!("system:serviceaccount:{namespace}:{}", subject.name)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether `user` may do what `attributes` describe.
+pub fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
+    if user.name.is_empty() || user.groups.iter().any(|g| g == MASTERS) {
+        return true;
+    }
+    let role = |kind: &str, namespace: &str, name: &str| -> Vec<PolicyRule> {
+        let (resource, namespace) = if kind == "ClusterRole" { ("clusterroles.rbac.authorization.k8s.io", "") } else { ("roles.rbac.authorization.k8s.io", namespace) };
+        let Some(object) = store.get(&ObjectKey::new(resource, namespace, name)) else { return Vec::new() };
+        if kind == "ClusterRole" {
+            serde_json::from_value::<ClusterRole>((**object).clone()).ok().and_then(|r| r.rules).unwrap_or_default()
+        } else {
+            serde_json::from_value::<Role>((**object).clone()).ok().and_then(|r| r.rules).unwrap_or_default()
+        }
+    };
+    for (_, binding) in store.list("clusterrolebindings.rbac.authorization.k8s.io", None) {
+        let Ok(binding) = serde_json::from_value::<ClusterRoleBinding>((**binding).clone()) else { continue };
+        if binding.subjects.iter().flatten().any(|s| user.is(s, "")) && role("ClusterRole", "", &binding.role_ref.name).iter().any(|r| covers(r, attributes)) {
+            return true;
+        }
+    }
+    let Attributes::Resource { namespace, .. } = attributes else { return false };
+    if namespace.is_empty() {
+        return false;
+    }
+    for (_, binding) in store.list("rolebindings.rbac.authorization.k8s.io", Some(namespace)) {
+        let Ok(binding) = serde_json::from_value::<RoleBinding>((**binding).clone()) else { continue };
+        if binding.subjects.iter().flatten().any(|s| user.is(s, namespace)) && role(&binding.role_ref.kind, namespace, &binding.role_ref.name).iter().any(|r| covers(r, attributes)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The rules that apply to `user` in `namespace`, for SelfSubjectRulesReview.
+pub fn rules_for(store: &Store, user: &User<'_>, namespace: &str) -> Vec<PolicyRule> {
+    if user.name.is_empty() || user.groups.iter().any(|g| g == MASTERS) {
+        return vec![rule(&["*"], &["*"], &["*"])];
+    }
+    let mut rules = Vec::new();
+    let cluster_role = |name: &str| -> Vec<PolicyRule> {
+        store
+            .get(&ObjectKey::new("clusterroles.rbac.authorization.k8s.io", "", name))
+            .and_then(|o| serde_json::from_value::<ClusterRole>((**o).clone()).ok())
+            .and_then(|r| r.rules)
+            .unwrap_or_default()
+    };
+    for (_, binding) in store.list("clusterrolebindings.rbac.authorization.k8s.io", None) {
+        let Ok(binding) = serde_json::from_value::<ClusterRoleBinding>((**binding).clone()) else { continue };
+        if binding.subjects.iter().flatten().any(|s| user.is(s, "")) {
+            rules.extend(cluster_role(&binding.role_ref.name));
+        }
+    }
+    for (_, binding) in store.list("rolebindings.rbac.authorization.k8s.io", Some(namespace)) {
+        let Ok(binding) = serde_json::from_value::<RoleBinding>((**binding).clone()) else { continue };
+        if !binding.subjects.iter().flatten().any(|s| user.is(s, namespace)) {
+            continue;
+        }
+        if binding.role_ref.kind == "ClusterRole" {
+            rules.extend(cluster_role(&binding.role_ref.name));
+        } else if let Some(role) = store.get(&ObjectKey::new("roles.rbac.authorization.k8s.io", namespace, &binding.role_ref.name)) {
+            rules.extend(serde_json::from_value::<Role>((**role).clone()).ok().and_then(|r| r.rules).unwrap_or_default());
+        }
+    }
+    rules
+}
+
+/// RBAC's rule matching: `*` matches anything, `resource/subresource` names a
+/// subresource, resourceNames restrict by name, nonResourceURLs may end in `*`.
+fn covers(rule: &PolicyRule, attributes: &Attributes) -> bool {
+    let has = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
+    match attributes {
+        Attributes::Resource { verb, group, resource, subresource, name, .. } => {
+            let combined = if subresource.is_empty() { resource.clone() } else { format!("{resource}/{subresource}") };
+            let resources = rule.resources.as_deref().unwrap_or_default();
+            let names = rule.resource_names.as_deref().unwrap_or_default();
+            has(&rule.verbs, verb)
+                && has(rule.api_groups.as_deref().unwrap_or_default(), group)
+                && (resources.iter().any(|r| r == "*" || *r == combined || (subresource.is_empty() && r == resource) || *r == format!("*/{subresource}") && !subresource.is_empty()))
+                && (names.is_empty() || names.iter().any(|n| n == name))
+        }
+        Attributes::NonResource { verb, path } => {
+            has(&rule.verbs, verb)
+                && rule.non_resource_urls.iter().flatten().any(|u| u == "*" || u == path || u.strip_suffix('*').is_some_and(|p| path.starts_with(p)))
+        }
+    }
+}
+
+fn rule(verbs: &[&str], groups: &[&str], resources: &[&str]) -> PolicyRule {
+    PolicyRule {
+        verbs: verbs.iter().map(|s| s.to_string()).collect(),
+        api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+        resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    }
+}
+
+const READ: &[&str] = &["get", "list", "watch"];
+const WRITE: &[&str] = &["create", "delete", "deletecollection", "patch", "update"];
+const ALL_GROUPS_OF_VIEW: &[&str] = &["", "apps", "batch", "autoscaling", "networking.k8s.io", "discovery.k8s.io", "policy"];
+const VIEWABLE: &[&str] = &[
+    "pods", "pods/log", "pods/status", "services", "services/status", "endpoints", "configmaps", "serviceaccounts", "events",
+    "namespaces", "namespaces/status", "deployments", "deployments/status", "deployments/scale", "replicasets",
+    "replicasets/status", "replicasets/scale", "daemonsets", "daemonsets/status", "statefulsets", "statefulsets/status",
+    "statefulsets/scale", "jobs", "jobs/status", "cronjobs", "cronjobs/status", "horizontalpodautoscalers",
+    "horizontalpodautoscalers/status", "ingresses", "ingresses/status", "endpointslices", "controllerrevisions",
+];
+
+/// The ClusterRoles, bindings and users every cluster starts with: the
+/// user-facing roles (`cluster-admin`, `admin`, `edit`, `view`), what each
+/// control-plane component needs, `admin` as a cluster admin and `viewer`
+/// bound to `view`.
+pub fn bootstrap_policy() -> Vec<Value> {
+    let cluster_role = |name: &str, rules: Vec<PolicyRule>| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}}, "rules": rules})
+    };
+    let binding = |name: &str, role: &str, kind: &str, subject: &str| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": subject}]})
+    };
+    let non_resource = |verbs: &[&str], urls: &[&str]| PolicyRule {
+        verbs: verbs.iter().map(|s| s.to_string()).collect(),
+        non_resource_urls: Some(urls.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    };
+    let mut edit = vec![rule(WRITE, ALL_GROUPS_OF_VIEW, VIEWABLE), rule(READ, ALL_GROUPS_OF_VIEW, VIEWABLE), rule(READ, &[""], &["secrets"])];
+    edit.push(rule(WRITE, &[""], &["secrets"]));
+    let mut admin = edit.clone();
+    admin.push(rule(&["*"], &["rbac.authorization.k8s.io"], &["roles", "rolebindings"]));
+    vec![
+        cluster_role("cluster-admin", vec![rule(&["*"], &["*"], &["*"]), non_resource(&["*"], &["*"])]),
+        cluster_role("admin", admin),
+        cluster_role("edit", edit),
+        cluster_role("view", vec![rule(READ, ALL_GROUPS_OF_VIEW, VIEWABLE)]),
+        cluster_role("system:discovery", vec![non_resource(&["get"], &["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/openapi", "/openapi/*", "/version", "/version/"])]),
+        cluster_role("system:basic-user", vec![rule(&["create"], &["authorization.k8s.io"], &["selfsubjectaccessreviews", "selfsubjectrulesreviews"])]),
+        cluster_role("system:node", vec![
+            rule(&["*"], &[""], &["nodes", "nodes/status"]),
+            rule(&["get", "list", "watch", "create", "delete"], &[""], &["pods"]),
+            rule(&["update", "patch"], &[""], &["pods/status"]),
+            rule(&["create", "patch", "update"], &[""], &["events"]),
+            rule(&["*"], &["coordination.k8s.io"], &["leases"]),
+            rule(READ, &[""], &["services", "endpoints", "configmaps", "secrets"]),
+        ]),
+        cluster_role("system:kube-scheduler", vec![
+            rule(READ, &["", "apps", "policy", "scheduling.k8s.io"], &["pods", "nodes", "namespaces", "replicasets", "statefulsets", "services", "priorityclasses"]),
+            rule(&["create"], &[""], &["pods/binding", "bindings"]),
+            rule(&["update", "patch"], &[""], &["pods/status"]),
+            rule(&["delete"], &[""], &["pods"]),
+            rule(&["create", "patch", "update"], &["", "events.k8s.io"], &["events"]),
+            rule(&["*"], &["coordination.k8s.io"], &["leases"]),
+        ]),
+        cluster_role("system:kube-controller-manager", vec![rule(&["*"], &["*"], &["*"])]),
+        binding("cluster-admin", "cluster-admin", "Group", MASTERS),
+        binding("system:discovery", "system:discovery", "Group", AUTHENTICATED),
+        binding("system:basic-user", "system:basic-user", "Group", AUTHENTICATED),
+        binding("system:node", "system:node", "Group", NODES_GROUP),
+        binding("system:kube-scheduler", "system:kube-scheduler", "User", "system:kube-scheduler"),
+        binding("system:kube-controller-manager", "system:kube-controller-manager", "User", "system:kube-controller-manager"),
+        binding("system:controller:node-controller", "system:kube-controller-manager", "User", "system:serviceaccount:kube-system:node-controller"),
+        binding("tabernetes:admin", "cluster-admin", "User", "admin"),
+        binding("tabernetes:viewer", "view", "User", VIEWER),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with_policy() -> Store {
+        let mut store = Store::default();
+        for object in bootstrap_policy() {
+            let plural = if object["kind"] == "ClusterRole" { "clusterroles" } else { "clusterrolebindings" };
+            let name = object["metadata"]["name"].as_str().unwrap().to_string();
+            store.create(ObjectKey::new(format!("{plural}.rbac.authorization.k8s.io"), "", name), object).unwrap();
+        }
+        store
+    }
+
+    fn resource(verb: &str, group: &str, resource: &str, subresource: &str, namespace: &str) -> Attributes {
+        Attributes::Resource {
+            verb: verb.into(),
+            group: group.into(),
+            resource: resource.into(),
+            subresource: subresource.into(),
+            namespace: namespace.into(),
+            name: String::new(),
+        }
+    }
+
+    #[test]
+    fn bootstrap_users_get_what_their_roles_say() {
+        let store = store_with_policy();
+        let authenticated = vec![AUTHENTICATED.to_string()];
+        let nodes = vec![NODES_GROUP.to_string(), AUTHENTICATED.to_string()];
+        let viewer = User { name: VIEWER, groups: &authenticated };
+        let admin = User { name: "admin", groups: &authenticated };
+        let stranger = User { name: "mallory", groups: &authenticated };
+        let node = User { name: "system:node:n1", groups: &nodes };
+        let cases = [
+            (&viewer, resource("list", "", "pods", "", "default"), true),
+            (&viewer, resource("get", "apps", "deployments", "scale", "default"), true),
+            (&viewer, resource("create", "", "pods", "", "default"), false),
+            (&viewer, resource("delete", "apps", "deployments", "", "default"), false),
+            (&viewer, resource("get", "", "secrets", "", "default"), false),
+            (&viewer, resource("create", "authorization.k8s.io", "selfsubjectaccessreviews", "", ""), true),
+            (&admin, resource("delete", "", "nodes", "", ""), true),
+            (&stranger, resource("get", "", "pods", "", "default"), false),
+            (&node, resource("update", "", "pods", "status", "default"), true),
+            (&node, resource("update", "", "pods", "", "default"), false),
+            (&node, resource("create", "apps", "deployments", "", "default"), false),
+        ];
+        for (user, attributes, want) in cases {
+            assert_eq!(allowed(&store, user, &attributes), want, "{} {attributes:?}", user.name);
+        }
+        let discovery = Attributes::NonResource { verb: "get".into(), path: "/apis/apps/v1".into() };
+        assert!(allowed(&store, &stranger, &discovery));
+        let other = Attributes::NonResource { verb: "get".into(), path: "/metrics".into() };
+        assert!(!allowed(&store, &stranger, &other));
+    }
+
+    #[test]
+    fn role_bindings_grant_only_in_their_namespace() {
+        let mut store = store_with_policy();
+        let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "dev-edit", "namespace": "dev"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": "ci"}]});
+        store.create(ObjectKey::new("rolebindings.rbac.authorization.k8s.io", "dev", "dev-edit"), binding).unwrap();
+        let groups = vec![AUTHENTICATED.to_string()];
+        let ci = User { name: "system:serviceaccount:dev:ci", groups: &groups };
+        assert!(allowed(&store, &ci, &resource("create", "apps", "deployments", "", "dev")));
+        assert!(!allowed(&store, &ci, &resource("create", "apps", "deployments", "", "prod")));
+        let impostor = User { name: "system:serviceaccount:prod:ci", groups: &groups };
+        assert!(!allowed(&store, &impostor, &resource("create", "apps", "deployments", "", "dev")));
+    }
+}

@@ -1,0 +1,222 @@
+//! Writes: create (with generateName and address allocation), update of the
+//! object or its status, and the pod-only binding and eviction.
+
+use super::resources::{RequestTarget, PODS, SERVICES};
+use super::status::{self, FieldError};
+use super::strategy::{self, Write};
+use super::{already_exists, is_dry_run, set_condition, ApiError, ApiRequest, ApiResponse, ApiServer, FieldValidation};
+use crate::store::{resource_version, StoreError};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::{json, Value};
+
+impl ApiServer {
+    pub(super) fn create(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<ApiResponse, ApiError> {
+        let mut body = Self::body(req)?;
+        Self::check_identity(&mut body, target)?;
+        self.check_namespace_usable(target)?;
+        let meta = &mut body["metadata"];
+        let has_name = meta.get("name").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        if !has_name {
+            if let Some(prefix) = meta.get("generateName").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+                let name = format!("{prefix}{}", self.identity.name_suffix());
+                meta["name"] = json!(name);
+            }
+        }
+        for server_owned in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+            if let Some(m) = body["metadata"].as_object_mut() {
+                m.remove(server_owned);
+            }
+        }
+        // The UID is set before the strategy runs: a Job's selector is made from it.
+        body["metadata"]["uid"] = json!(self.identity.uid());
+        let validation = FieldValidation::parse(req.query_param("fieldValidation").as_deref())?;
+        let warnings = strategy::prepare(target.resource, &mut body, Write::Create, validation, now)?;
+        if target.resource.plural == SERVICES.plural {
+            self.allocate_service_addresses(&mut body)?;
+        }
+        Self::check_size(&body)?;
+        let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let key = Self::key(target, &name);
+        let stored = if is_dry_run(req)? {
+            if self.store.get(&key).is_some() {
+                return Err(already_exists(target.resource, &name));
+            }
+            body
+        } else {
+            match self.store.create(key, body) {
+                Ok(stored) => (*stored).clone(),
+                Err(StoreError::AlreadyExists(_)) => return Err(already_exists(target.resource, &name)),
+                Err(e) => return Err(ApiError::bad_request(e.to_string())),
+            }
+        };
+        Ok(ApiResponse { warnings, ..ApiResponse::json(201, stored) })
+    }
+
+    /// PUT of the object, its status or (namespaces) its finalizers.
+    pub(super) fn update(&mut self, req: &ApiRequest, target: &RequestTarget, mut body: Value, now: Timestamp) -> Result<ApiResponse, ApiError> {
+        let name = target.name.clone().unwrap_or_default();
+        Self::check_identity(&mut body, target)?;
+        let body_name = body["metadata"].get("name").and_then(Value::as_str).unwrap_or("");
+        if body_name.is_empty() {
+            body["metadata"]["name"] = json!(name);
+        } else if body_name != name {
+            return Err(ApiError::bad_request("the name of the object does not match the name on the URL"));
+        }
+        let old = self.get(target)?;
+        let expected = match body["metadata"].get("resourceVersion").and_then(Value::as_str) {
+            None | Some("") => None,
+            Some(rv) => Some(rv.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {rv:?}")))?),
+        };
+        let validation = FieldValidation::parse(req.query_param("fieldValidation").as_deref())?;
+        let warnings = match target.subresource.as_deref() {
+            Some("status") => strategy::prepare(target.resource, &mut body, Write::UpdateStatus { old: &old }, validation, now)?,
+            Some("finalize") => {
+                // Only spec.finalizers may change through /finalize.
+                let finalizers = body.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+                body = (*old).clone();
+                body["spec"]["finalizers"] = finalizers;
+                Vec::new()
+            }
+            _ => {
+                if old.pointer("/metadata/deletionTimestamp").is_some() {
+                    Self::refuse_new_finalizers(&old, &body)?;
+                }
+                strategy::prepare(target.resource, &mut body, Write::Update { old: &old }, validation, now)?
+            }
+        };
+        Self::check_size(&body)?;
+        if is_dry_run(req)? {
+            return Ok(ApiResponse { warnings, ..ApiResponse::json(200, body) });
+        }
+        let key = Self::key(target, &name);
+        if Self::deletion_is_complete(&body) {
+            // The last finalizer is gone from an object being deleted: delete it now.
+            self.store.update(key.clone(), body, expected).map_err(|e| Self::write_error(target, &name, e))?;
+            let deleted = self.store.delete(&key, None).map_err(|e| Self::write_error(target, &name, e))?;
+            self.forget(target, &deleted);
+            return Ok(ApiResponse { warnings, ..ApiResponse::json(200, (*deleted).clone()) });
+        }
+        let stored = self.store.update(key, body, expected).map_err(|e| Self::write_error(target, &name, e))?;
+        Ok(ApiResponse { warnings, ..ApiResponse::json(200, (*stored).clone()) })
+    }
+
+    /// Kubernetes refuses new finalizers on an object that is being deleted.
+    fn refuse_new_finalizers(old: &Value, new: &Value) -> Result<(), ApiError> {
+        let list = |o: &Value| -> Vec<String> {
+            o.pointer("/metadata/finalizers").and_then(Value::as_array).map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect()).unwrap_or_default()
+        };
+        let before = list(old);
+        if let Some(added) = list(new).into_iter().find(|f| !before.contains(f)) {
+            return Err(ApiError::Forbidden { message: format!("no new finalizers can be added if the object is being deleted, found new finalizers [{added}]") });
+        }
+        Ok(())
+    }
+
+    /// An object marked for deletion with no finalizers left and no grace period to wait out.
+    pub(super) fn deletion_is_complete(object: &Value) -> bool {
+        let meta = &object["metadata"];
+        let marked = meta.get("deletionTimestamp").is_some_and(|t| !t.is_null());
+        let finalizers = meta.get("finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        let namespace_finalizers = object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+            && object.get("kind").and_then(Value::as_str) == Some("Namespace");
+        let grace = meta.get("deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+        marked && !finalizers && !namespace_finalizers && grace == 0
+    }
+
+    pub(super) fn write_error(target: &RequestTarget, name: &str, e: StoreError) -> ApiError {
+        match e {
+            StoreError::Conflict { .. } => ApiError::Conflict {
+                resource: target.resource.storage_name(),
+                name: name.to_string(),
+                message: "the object has been modified; please apply your changes to the latest version and try again".into(),
+            },
+            StoreError::NotFound(_) => Self::not_found(target.resource, name),
+            other => ApiError::bad_request(other.to_string()),
+        }
+    }
+
+    /// Gives a new Service its cluster IP (from 10.96.0.0/12, as kubeadm's
+    /// default range) and node ports (30000-32767), lowest free first.
+    fn allocate_service_addresses(&self, service: &mut Value) -> Result<(), ApiError> {
+        let storage = SERVICES.storage_name();
+        let existing: Vec<&Value> = self.store.list(&storage, None).map(|(_, s)| s.as_ref()).collect();
+        let kind = service.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+        if kind == "ExternalName" {
+            return Ok(());
+        }
+        let requested = service.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
+        let used: std::collections::BTreeSet<&str> = existing.iter().filter_map(|s| s.pointer("/spec/clusterIP").and_then(Value::as_str)).collect();
+        let ip = match requested.as_str() {
+            "None" => "None".to_string(),
+            "" => {
+                let base = u32::from(std::net::Ipv4Addr::new(10, 96, 0, 0));
+                let free = (1..(1u32 << 20) - 1).map(|i| std::net::Ipv4Addr::from(base + i).to_string()).find(|ip| !used.contains(ip.as_str()));
+                free.ok_or_else(|| ApiError::Forbidden { message: "failed to allocate a serviceIP: range is full".into() })?
+            }
+            ip if used.contains(ip) => {
+                return Err(ApiError::Invalid {
+                    group: String::new(),
+                    kind: "Service".into(),
+                    name: service.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").into(),
+                    causes: vec![FieldError::invalid("spec.clusterIPs", ip, "failed to allocate IP: provided IP is already allocated")],
+                })
+            }
+            ip => ip.to_string(),
+        };
+        service["spec"]["clusterIP"] = json!(ip);
+        service["spec"]["clusterIPs"] = json!([ip]);
+        if kind == "NodePort" || kind == "LoadBalancer" {
+            let mut used_ports: std::collections::BTreeSet<i64> = existing
+                .iter()
+                .flat_map(|s| s.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default())
+                .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+                .collect();
+            for port in service.pointer_mut("/spec/ports").and_then(Value::as_array_mut).into_iter().flatten() {
+                if port.get("nodePort").and_then(Value::as_i64).is_none() {
+                    let free = (30000..=32767).find(|p| !used_ports.contains(p)).ok_or_else(|| ApiError::Forbidden { message: "failed to allocate a nodePort: range is full".into() })?;
+                    used_ports.insert(free);
+                    port["nodePort"] = json!(free);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `pods/{name}/binding`: the scheduler's way to set `spec.nodeName`.
+    pub(super) fn bind(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<Value, ApiError> {
+        let body = Self::body(req)?;
+        let node = body.pointer("/target/name").and_then(Value::as_str).unwrap_or("");
+        let pod_name = target.name.clone().unwrap_or_default();
+        if node.is_empty() {
+            return Err(ApiError::Invalid { group: String::new(), kind: "Binding".into(), name: pod_name, causes: vec![status::FieldError::required("target.name")] });
+        }
+        let old = self.get(target)?;
+        if let Some(current) = old.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            return Err(ApiError::Conflict {
+                resource: PODS.storage_name(),
+                name: pod_name.clone(),
+                message: format!("pod {pod_name} is already assigned to node \"{current}\""),
+            });
+        }
+        if old.pointer("/metadata/deletionTimestamp").is_some() {
+            return Err(ApiError::Conflict { resource: PODS.storage_name(), name: pod_name, message: "pod is being deleted".into() });
+        }
+        let mut pod = (*old).clone();
+        pod["spec"]["nodeName"] = json!(node);
+        set_condition(&mut pod, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": Time(now)}));
+        let key = Self::key(target, &pod_name);
+        self.store.update(key, pod, resource_version(&old)).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(status::success_status(json!({"name": pod_name, "kind": "pods"})))
+    }
+
+    /// `pods/{name}/eviction`: a graceful delete on behalf of a drain. There
+    /// are no PodDisruptionBudgets to consult, so every eviction is allowed.
+    pub(super) fn evict(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<Value, ApiError> {
+        let body = Self::body(req)?;
+        let options = body.get("deleteOptions").cloned().unwrap_or(json!({}));
+        let delete = ApiRequest { method: super::Method::Delete, body: Some(options), ..req.clone() };
+        self.delete(&delete, target, now)?;
+        Ok(status::success_status(json!({"name": target.name, "kind": "pods"})))
+    }
+}
