@@ -70,6 +70,20 @@ impl ControlPlane {
         self.api.pump_watches()
     }
 
+    /// BOOKMARK events for watches that allow them (a driver sends these every minute or so).
+    pub fn bookmarks(&mut self) -> Vec<(WatchId, Value)> {
+        self.api.bookmarks()
+    }
+
+    /// The whole state, to save; see `apiserver::snapshot`.
+    pub fn snapshot_json(&self) -> String {
+        self.api.snapshot_json()
+    }
+
+    pub fn restore_json(&mut self, text: &str) -> Result<(), crate::apiserver::snapshot::RestoreError> {
+        self.api.restore_json(text)
+    }
+
     pub fn close_watch(&mut self, id: WatchId) {
         self.api.close_watch(id);
     }

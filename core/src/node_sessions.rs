@@ -111,16 +111,27 @@ impl NodeSessions {
         }
     }
 
-    /// Watch events for every session, in order.
+    /// Watch events for every session, in order. Watches no session owns
+    /// are closed (use `route` when other kinds of clients hold watches too).
     pub fn deliver(&mut self, plane: &mut ControlPlane) -> Vec<(SessionId, PlaneMessage)> {
-        let mut out = Vec::new();
-        for (watch, event) in plane.pump_watches() {
+        let (routed, unrouted) = self.route(plane.pump_watches());
+        for (watch, _) in unrouted {
+            plane.close_watch(watch);
+        }
+        routed
+    }
+
+    /// Splits pumped watch events into those for node sessions and the rest.
+    pub fn route(&self, events: Vec<(WatchId, serde_json::Value)>) -> (Vec<(SessionId, PlaneMessage)>, Vec<(WatchId, serde_json::Value)>) {
+        let mut routed = Vec::new();
+        let mut unrouted = Vec::new();
+        for (watch, event) in events {
             match self.routes.get(&watch) {
-                Some(&(session, id)) => out.push((session, PlaneMessage::WatchEvent { id, event })),
-                None => plane.close_watch(watch),
+                Some(&(session, id)) => routed.push((session, PlaneMessage::WatchEvent { id, event })),
+                None => unrouted.push((watch, event)),
             }
         }
-        out
+        (routed, unrouted)
     }
 
     /// The connection is gone: its watches close, and a joined node becomes unreachable.

@@ -4,14 +4,22 @@
 //! The layers: `server` (HTTP, the `/node` WebSocket and its `security`
 //! checks) feeds `node` (one loop owning the kubelet agent from core), which
 //! starts `pods` on the wasmtime `runtime` with modules from `modules`.
+//!
+//! In standalone mode (`start_standalone`) node-host also runs the control
+//! plane (`standalone`) and serves the Kubernetes API over HTTP (`kube_api`).
 
 pub mod host_info;
+pub mod kube_api;
+pub mod kubeconfig;
 pub mod modules;
 pub mod node;
 pub mod pods;
+pub mod protobuf;
 pub mod runtime;
 pub mod security;
 pub mod server;
+pub mod standalone;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -57,4 +65,65 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let app = server::router(guard, sessions_tx, config.dist);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Running { addr, token, server })
+}
+
+#[derive(Clone, Debug)]
+pub struct StandaloneConfig {
+    pub listen: SocketAddr,
+    /// Where to write a kubeconfig for the cluster's users.
+    pub kubeconfig: PathBuf,
+    /// A snapshot file to restore from at start and save to as the cluster changes.
+    pub state: Option<PathBuf>,
+    pub dist: PathBuf,
+    pub allow_origins: Vec<String>,
+    pub node: NodeInfo,
+    /// Seeds UIDs and generated names; the same seed replays the same history.
+    pub seed: u64,
+}
+
+pub struct StandaloneRunning {
+    pub addr: SocketAddr,
+    pub credentials: Vec<kube_api::Credential>,
+    /// The CA that signed the API's serving certificate.
+    pub ca_pem: String,
+    pub server: JoinHandle<std::io::Result<()>>,
+    /// Ends when the control plane has stopped and saved its state.
+    pub cluster: JoinHandle<()>,
+    calls: tokio::sync::mpsc::UnboundedSender<standalone::ApiCall>,
+}
+
+impl StandaloneRunning {
+    /// Stops serving and lets the control plane save its state.
+    pub async fn shutdown(self) {
+        self.server.abort();
+        drop(self.calls);
+        let _ = self.cluster.await;
+    }
+}
+
+/// Runs the control plane here, joins this machine to it as a node, serves
+/// the Kubernetes API on `listen` and writes a kubeconfig for it.
+pub async fn start_standalone(config: StandaloneConfig) -> anyhow::Result<StandaloneRunning> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let runtime = runtime::Runtime::new()?;
+    let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
+    let pods = pods::Pods::new(runtime, modules::ModuleSource::new(config.dist.join("modules")), reports_tx);
+    let (sessions_tx, sessions_rx) = node::channels();
+    tokio::spawn(node::NodeLoop::new(config.node, pods).run(sessions_rx, reports_rx));
+    let (calls, calls_rx) = tokio::sync::mpsc::unbounded_channel();
+    let cluster = standalone::ClusterLoop::new(config.seed, config.state, sessions_tx)?;
+    let cluster = tokio::spawn(cluster.run(calls_rx));
+    let credentials = kube_api::default_credentials();
+    let host = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
+    let identity = tls::generate(addr.ip())?;
+    kubeconfig::write(&config.kubeconfig, &format!("https://{host}"), &identity.ca_pem, &credentials)?;
+    // The API has bearer tokens, so the join token of the page mode is not used here.
+    let guard = security::Guard::new(String::new(), addr, &config.allow_origins);
+    let api = kube_api::KubeApi { calls: calls.clone(), credentials: std::sync::Arc::new(credentials.clone()), guard: std::sync::Arc::new(guard.clone()) };
+    let app = server::api_router(guard, api, config.dist);
+    let tls = tls::rustls_config(&identity).await?;
+    let listener = listener.into_std()?;
+    let server = tokio::spawn(async move { axum_server::from_tcp_rustls(listener, tls)?.serve(app.into_make_service()).await });
+    Ok(StandaloneRunning { addr, credentials, ca_pem: identity.ca_pem, server, cluster, calls })
 }

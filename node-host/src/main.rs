@@ -1,4 +1,4 @@
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -19,6 +19,28 @@ struct Args {
     /// Node name (default: this machine's host name).
     #[arg(long)]
     name: Option<String>,
+    #[command(subcommand)]
+    mode: Option<Mode>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// Run the control plane here, without a page, with this machine joined as
+    /// a node; serve the Kubernetes API for kubectl and client libraries.
+    Standalone {
+        /// Address to serve the Kubernetes API on.
+        #[arg(long, default_value = "127.0.0.1:6443")]
+        listen: SocketAddr,
+        /// Write a kubeconfig for the admin and read-only users here.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Keep the cluster in this file: restored at start, saved as it changes.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Seed for UIDs and generated names (the same seed replays the same history).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[tokio::main]
@@ -27,11 +49,24 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let args = Args::parse();
+    let node = node_host::host_info::detect(args.name);
+    let name = node.name.clone();
+    if let Some(Mode::Standalone { listen, kubeconfig, state, seed }) = args.mode {
+        let config = node_host::StandaloneConfig { listen, kubeconfig: kubeconfig.clone(), state, dist: args.dist, allow_origins: args.allow_origins, node, seed };
+        let running = node_host::start_standalone(config).await?;
+        println!("node-host {} serving the Kubernetes API on http://{} with this machine as node {name:?}", env!("CARGO_PKG_VERSION"), running.addr);
+        println!("Wrote {}; try:", kubeconfig.display());
+        println!();
+        println!("    kubectl --kubeconfig {} get nodes", kubeconfig.display());
+        println!();
+        tokio::signal::ctrl_c().await?;
+        println!("stopping");
+        running.shutdown().await;
+        return Ok(());
+    }
     if !args.dist.join("index.html").exists() {
         tracing::warn!("{} has no index.html: build the playground with scripts/build-web.sh", args.dist.display());
     }
-    let node = node_host::host_info::detect(args.name);
-    let name = node.name.clone();
     let running = node_host::start(node_host::Config { listen: args.listen, dist: args.dist, allow_origins: args.allow_origins, node, token: None }).await?;
     println!("node-host {} serving the playground on http://{}", env!("CARGO_PKG_VERSION"), running.addr);
     println!("Open this URL to join this machine to the playground as node {name:?}:");

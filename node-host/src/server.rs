@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -39,6 +39,25 @@ pub fn router(guard: Guard, sessions: UnboundedSender<SessionEvent>, dist: PathB
         .with_state(state)
 }
 
+/// Standalone mode: the Kubernetes API, and the playground's files beside it.
+pub fn api_router(guard: Guard, api: crate::kube_api::KubeApi, dist: PathBuf) -> Router {
+    let guard = Arc::new(guard);
+    let state = AppState { guard: guard.clone(), sessions: mpsc::unbounded_channel().0, next_session: Arc::default() };
+    let kube = Router::new()
+        .route("/api", any(crate::kube_api::serve))
+        .route("/api/{*rest}", any(crate::kube_api::serve))
+        .route("/apis", any(crate::kube_api::serve))
+        .route("/apis/{*rest}", any(crate::kube_api::serve))
+        .route("/version", any(crate::kube_api::serve))
+        .route("/healthz", any(crate::kube_api::serve))
+        .route("/livez", any(crate::kube_api::serve))
+        .route("/readyz", any(crate::kube_api::serve))
+        .route("/openapi/{*rest}", any(crate::kube_api::serve))
+        .with_state(api);
+    kube.fallback_service(ServeDir::new(dist).append_index_html_on_directories(true))
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
+}
+
 fn refuse(refusal: Refusal) -> Response {
     let status = match refusal {
         Refusal::Host(_) => StatusCode::MISDIRECTED_REQUEST,
@@ -51,7 +70,9 @@ fn refuse(refusal: Refusal) -> Response {
 
 /// Every request must name us by an allowed Host (DNS rebinding defence).
 async fn check_host(State(state): State<AppState>, request: axum::extract::Request, next: Next) -> Response {
-    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+    // HTTP/2 (kubectl over TLS) names the host in `:authority`, which is the URI's.
+    let authority = request.uri().authority().map(|a| a.as_str().to_string());
+    let host = authority.as_deref().or_else(|| request.headers().get(header::HOST).and_then(|h| h.to_str().ok()));
     match state.guard.check_host(host) {
         Ok(()) => next.run(request).await,
         Err(refusal) => refuse(refusal),

@@ -117,7 +117,7 @@ impl Rejection {
     }
 }
 
-pub trait FilterPlugin {
+pub trait FilterPlugin: Send {
     fn name(&self) -> &'static str;
     fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection>;
 }
@@ -125,7 +125,7 @@ pub trait FilterPlugin {
 /// Highest score a plugin gives a node, as in kube-scheduler.
 pub const MAX_NODE_SCORE: i64 = 100;
 
-pub trait ScorePlugin {
+pub trait ScorePlugin: Send {
     fn name(&self) -> &'static str;
     fn weight(&self) -> i64 {
         1
