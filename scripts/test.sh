@@ -4,7 +4,9 @@
 #   1. the native workspace tests (core unit and scenario tests, node-host's
 #      wasmtime runner and its end-to-end join test with the real protocol);
 #   2. the in-page WASI shim's tests on a real WebAssembly engine (Node);
-#   3. the playground in headless Chromium against a real node-host.
+#   3. the playground in headless Chromium against a real node-host;
+#   4. the real kubectl and the official Python client against node-host's
+#      standalone mode (tests/kubectl).
 # Uses CARGO_TARGET_DIR if set (a cache outside the clone is fine), else target/.
 set -euo pipefail
 
@@ -34,5 +36,11 @@ say "in-page WASI shim tests on Node's WebAssembly engine"
 say "playground end to end in headless Chromium"
 cargo build --locked -p node-host
 (cd tests/e2e && NODE_HOST_BIN="$CARGO_TARGET_DIR/debug/node-host" DIST_DIR="$ROOT/dist" npm test)
+
+say "the real kubectl and the official Python client against node-host standalone"
+(
+    export PATH="$PATH:$ROOT/.tools/venv/bin" NODE_HOST_BIN="$CARGO_TARGET_DIR/debug/node-host" DIST_DIR="$ROOT/dist"
+    cd tests/kubectl && "$ROOT/.tools/venv/bin/python" -m unittest -v test_kubectl test_python_client
+)
 
 say "all tests passed in $((SECONDS - start)) s"

@@ -84,6 +84,18 @@ pub async fn serve(State(api): State<KubeApi>, request: Request) -> Response {
     let Some(credential) = api.authenticate(&parts.headers) else {
         return status(401, "Unauthorized", "Unauthorized: a valid bearer token is required (see the kubeconfig node-host wrote)");
     };
+    if parts.uri.path().starts_with("/openapi/") {
+        // Served here rather than by the control plane: the documents are
+        // large, generated once, and the same for every cluster.
+        return match crate::openapi::serve(parts.uri.path()) {
+            Some(text) => {
+                let mut r = (StatusCode::OK, text).into_response();
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
+            None => status(404, "NotFound", "the server could not find the requested resource"),
+        };
+    }
     let method = match parts.method {
         HttpMethod::GET | HttpMethod::HEAD => Method::Get,
         HttpMethod::POST => Method::Post,

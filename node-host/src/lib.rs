@@ -13,6 +13,7 @@ pub mod kube_api;
 pub mod kubeconfig;
 pub mod modules;
 pub mod node;
+pub mod openapi;
 pub mod pods;
 pub mod protobuf;
 pub mod runtime;

@@ -104,7 +104,12 @@ pub fn decode(bytes: &[u8]) -> Result<Value, String> {
             let review = SelfSubjectRulesReview::decode(envelope.raw.as_slice()).map_err(|e| format!("malformed {}: {e}", meta.kind))?;
             json!({"namespace": review.spec.unwrap_or_default().namespace})
         }
-        other => return Err(format!("protobuf bodies are accepted only for SelfSubjectAccessReview and SelfSubjectRulesReview, not {other:?}; send JSON")),
+        other => {
+            return Err(format!(
+                "Tabernetes reads protobuf bodies only for access reviews, not {other:?}; send JSON. \
+                 (`kubectl create <kind>` sends protobuf: use `kubectl create ... --dry-run=client -o yaml | kubectl apply -f -`, or a manifest with `kubectl apply`)"
+            ))
+        }
     };
     Ok(json!({"apiVersion": meta.api_version, "kind": meta.kind, "metadata": {}, "spec": spec}))
 }

@@ -98,7 +98,7 @@ impl ClusterLoop {
 
     fn serve(&mut self, call: ApiCall) {
         let now = crate::node::now();
-        let is_plain_read = call.request.method == Method::Get && call.request.query_param("watch").is_none_or(|w| w != "true" && w != "1");
+        let is_plain_read = call.request.method == Method::Get && !call.request.flag("watch");
         let reply = if is_plain_read {
             ApiReply::Response(self.plane.read(&call.request, now))
         } else {

@@ -1,4 +1,8 @@
-//! The wasmtime runner against small hand-written WASI preview1 commands.
+//! The wasmtime runner against small hand-written WASI preview1 commands,
+//! and against the built `hello` sample where a real program's behaviour
+//! matters (its sleep is Rust std's `poll_oneoff`, not one written by hand):
+//! that needs scripts/build-workloads.sh to have written dist/modules (or set
+//! TABERNETES_MODULES_DIR).
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -207,6 +211,79 @@ fn sleeping_guest_is_killed_by_cancel() {
     let (outcome, took) = cancel_after(&wat, Duration::from_millis(100));
     assert_eq!(outcome, RunOutcome::Killed);
     assert!(took < Duration::from_millis(500), "took {took:?}");
+}
+
+fn modules_dir() -> std::path::PathBuf {
+    let dir = std::env::var_os("TABERNETES_MODULES_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist/modules")
+        });
+    assert!(
+        dir.join("hello.wasm").exists(),
+        "{} has no hello.wasm: run scripts/build-workloads.sh first",
+        dir.display()
+    );
+    dir
+}
+
+/// The long-running sample: hello with `SLEEP_SECONDS` sleeps between
+/// heartbeats (Rust std's `thread::sleep`, a relative-clock `poll_oneoff`),
+/// its heartbeats stream while it runs, and deleting its pod stops it
+/// promptly although it spends its life parked in that host call.
+#[test]
+fn hello_with_sleep_seconds_beats_until_stopped() {
+    let runtime = Runtime::new().unwrap();
+    let bytes = std::fs::read(modules_dir().join("hello.wasm")).unwrap();
+    let (_, module) = runtime.load(&bytes).unwrap();
+    let out = Captured::default();
+    let cancel = CancelToken::new();
+    let launch = Launch {
+        argv: vec!["hello".into()],
+        env: vec![("SLEEP_SECONDS".into(), "1".into())],
+        memory_limit_bytes: None,
+    };
+    let started = Instant::now();
+    let (done_tx, done_rx) = mpsc::channel();
+    let runner = {
+        let (cancel, callback) = (cancel.clone(), out.callback());
+        thread::spawn(move || {
+            let outcome = runtime.run(&module, &launch, &cancel, callback);
+            done_tx.send(Instant::now()).unwrap();
+            outcome
+        })
+    };
+    let stdout = || String::from_utf8(out.of(Stream::Stdout)).unwrap();
+    while !stdout().contains("heartbeat 2:") {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no second heartbeat; output so far: {:?}",
+            stdout()
+        );
+        assert!(done_rx.try_recv().is_err(), "hello exited: {:?}", stdout());
+        thread::sleep(Duration::from_millis(20));
+    }
+    // It really slept: two 1 s sleeps, not a busy loop or a sleep that returns at once.
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stdout().starts_with("Hello from Tabernetes!\nargs: []\nSLEEP_SECONDS=1\nheartbeat 1: still running, every 1 s\nheartbeat 2:"),
+        "{:?}",
+        stdout()
+    );
+
+    let cancelled_at = Instant::now();
+    cancel.cancel();
+    let finished_at = done_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("run did not return after cancel");
+    assert_eq!(runner.join().unwrap(), RunOutcome::Killed);
+    let took = finished_at - cancelled_at;
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+    assert!(out.of(Stream::Stderr).is_empty());
 }
 
 #[test]

@@ -42,7 +42,7 @@ impl Options {
                 None => None,
             },
         };
-        let orphan = body.get("orphanDependents").and_then(Value::as_bool).or_else(|| text("orphanDependents").map(|o| o == "true"));
+        let orphan = body.get("orphanDependents").and_then(Value::as_bool).or_else(|| text("orphanDependents").map(|_| req.flag("orphanDependents")));
         let propagation = match (text("propagationPolicy").as_deref(), orphan) {
             (Some("Foreground"), _) => Some(Propagation::Foreground),
             (Some("Background"), _) => Some(Propagation::Background),

@@ -22,6 +22,7 @@ pub mod strategy;
 pub mod tables;
 pub mod watch;
 
+pub use delete::{FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 pub use request::{ApiRequest, ApiResponse, Body, Method};
 pub use status::ApiError;
 pub use watch::WatchId;
@@ -313,7 +314,7 @@ fn already_exists(resource: &ResourceType, name: &str) -> ApiError {
 }
 
 fn is_watch(req: &ApiRequest) -> bool {
-    req.query_param("watch").is_some_and(|w| w == "true" || w == "1")
+    req.flag("watch")
 }
 
 fn is_dry_run(req: &ApiRequest) -> Result<bool, ApiError> {

@@ -98,8 +98,7 @@ impl ApiServer {
             fields,
         };
         let bookmarks = req
-            .query_param("allowWatchBookmarks")
-            .is_some_and(|b| b == "true")
+            .flag("allowWatchBookmarks")
             .then(|| (target.resource.api_version(), target.resource.kind.to_string()));
         let requested = req.query_param("resourceVersion").filter(|rv| !rv.is_empty() && rv != "0");
         let (from, initial) = match requested {
@@ -140,7 +139,7 @@ impl ApiServer {
                 )))
             }
         };
-        if req.query_param("previous").is_some_and(|p| p == "true") {
+        if req.flag("previous") {
             return Err(ApiError::bad_request("previous container logs are not kept by Tabernetes yet"));
         }
         let tail = match req.query_param("tailLines") {

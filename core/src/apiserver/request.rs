@@ -96,6 +96,11 @@ impl ApiRequest {
         self.accept = accept.into();
         self
     }
+    /// A boolean query parameter, read as Go's strconv.ParseBool does (the
+    /// Python client sends `True`, kubectl `true`).
+    pub fn flag(&self, key: &str) -> bool {
+        self.query_param(key).is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"))
+    }
     /// Query parameters, decoded. A repeated key keeps its last value.
     pub fn query_param(&self, key: &str) -> Option<String> {
         self.query

@@ -67,9 +67,15 @@ pub fn prepare(
     validate_object_meta(object, resource.namespaced, &mut errors);
     if let Write::Update { old } | Write::UpdateStatus { old } = write {
         for field in ["uid", "creationTimestamp"] {
-            let new_value = object["metadata"].get(field);
-            if new_value.is_some_and(|v| !v.is_null()) && new_value != old["metadata"].get(field) {
-                errors.push(FieldError::invalid(format!("metadata.{field}"), new_value.unwrap(), "field is immutable"));
+            let Some(new_value) = object["metadata"].get(field).filter(|v| !v.is_null()) else { continue };
+            let old_value = old["metadata"].get(field);
+            // Times compare as instants: clients write `+00:00` for the server's `Z`.
+            let same = match (field, new_value.as_str(), old_value.and_then(Value::as_str)) {
+                ("creationTimestamp", Some(new), Some(old)) => new.parse::<Timestamp>().ok().zip(old.parse::<Timestamp>().ok()).is_some_and(|(a, b)| a == b),
+                _ => Some(new_value) == old_value,
+            };
+            if !same {
+                errors.push(FieldError::invalid(format!("metadata.{field}"), new_value, "field is immutable"));
             }
         }
     }
