@@ -6,7 +6,11 @@
 
 use crate::apiserver::resources::{self, PODS};
 use crate::apiserver::{ApiError, ApiRequest, ApiResponse, ApiResult, ApiServer, Method, WatchId};
+use crate::controllers::deployment::DeploymentController;
+use crate::controllers::garbage_collector::GarbageCollector;
+use crate::controllers::namespace::NamespaceController;
 use crate::controllers::node_lifecycle::{self, NodeLifecycle};
+use crate::controllers::replica_set::ReplicaSetController;
 use crate::scheduler::{Decision, Outcome, Scheduler};
 use crate::trace::{Component, Trace};
 use k8s_openapi::jiff::Timestamp;
@@ -16,8 +20,19 @@ pub struct ControlPlane {
     api: ApiServer,
     scheduler: Scheduler,
     node_lifecycle: NodeLifecycle,
+    deployments: DeploymentController,
+    replica_sets: ReplicaSetController,
+    garbage_collector: GarbageCollector,
+    namespaces: NamespaceController,
     trace: Trace,
 }
+
+/// How many rounds of reactions one settle runs at most. Each round lets
+/// every controller act on what the others wrote in the round before (a
+/// Deployment's ReplicaSet, then its pods, then their binding); a cluster
+/// settles in a few, and the bound stops a pair of controllers that keep
+/// undoing each other from hanging the page.
+const SETTLE_ROUNDS: usize = 64;
 
 /// The user the page's own editor and buttons act as.
 pub const ADMIN: &str = "admin";
@@ -25,7 +40,16 @@ pub const ADMIN: &str = "admin";
 impl ControlPlane {
     /// `seed` makes UIDs unique per cluster; the same seed replays the same history.
     pub fn new(seed: u64, now: Timestamp) -> Self {
-        ControlPlane { api: ApiServer::new(seed, now), scheduler: Scheduler::default(), node_lifecycle: NodeLifecycle::default(), trace: Trace::default() }
+        ControlPlane {
+            api: ApiServer::new(seed, now),
+            scheduler: Scheduler::default(),
+            node_lifecycle: NodeLifecycle::default(),
+            deployments: DeploymentController::default(),
+            replica_sets: ReplicaSetController::default(),
+            garbage_collector: GarbageCollector::default(),
+            namespaces: NamespaceController::default(),
+            trace: Trace::default(),
+        }
     }
 
     pub fn api(&self) -> &ApiServer {
@@ -56,9 +80,19 @@ impl ControlPlane {
 
     /// Runs the scheduler and controllers until they have nothing left to do.
     pub fn settle(&mut self, now: Timestamp) {
-        self.node_lifecycle.reconcile(&mut self.api, now);
-        for decision in self.scheduler.schedule_pending(&mut self.api, now) {
-            self.record_decision(&decision, now);
+        for _ in 0..SETTLE_ROUNDS {
+            let before = self.api.store().revision();
+            self.deployments.reconcile(&mut self.api, now);
+            self.replica_sets.reconcile(&mut self.api, now);
+            self.garbage_collector.reconcile(&mut self.api, now);
+            self.namespaces.reconcile(&mut self.api, now);
+            self.node_lifecycle.reconcile(&mut self.api, now);
+            for decision in self.scheduler.schedule_pending(&mut self.api, now) {
+                self.record_decision(&decision, now);
+            }
+            if self.api.store().revision() == before {
+                break;
+            }
         }
     }
 
@@ -66,12 +100,12 @@ impl ControlPlane {
         self.settle(now);
     }
 
-    pub fn pump_watches(&mut self) -> Vec<(WatchId, Value)> {
+    pub fn pump_watches(&mut self) -> Vec<(WatchId, crate::apiserver::watch::SharedEvent)> {
         self.api.pump_watches()
     }
 
     /// BOOKMARK events for watches that allow them (a driver sends these every minute or so).
-    pub fn bookmarks(&mut self) -> Vec<(WatchId, Value)> {
+    pub fn bookmarks(&mut self) -> Vec<(WatchId, crate::apiserver::watch::SharedEvent)> {
         self.api.bookmarks()
     }
 

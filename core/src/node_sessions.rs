@@ -6,6 +6,7 @@
 //! node (in process, without a handshake), so every node is served by the
 //! same rules.
 
+use crate::apiserver::watch::SharedEvent;
 use crate::apiserver::{authz, ApiResult, WatchId};
 use crate::protocol::{NodeMessage, PlaneMessage, PROTOCOL_VERSION};
 use crate::{ControlPlane, Timestamp};
@@ -122,12 +123,12 @@ impl NodeSessions {
     }
 
     /// Splits pumped watch events into those for node sessions and the rest.
-    pub fn route(&self, events: Vec<(WatchId, serde_json::Value)>) -> (Vec<(SessionId, PlaneMessage)>, Vec<(WatchId, serde_json::Value)>) {
+    pub fn route(&self, events: Vec<(WatchId, SharedEvent)>) -> (Vec<(SessionId, PlaneMessage)>, Vec<(WatchId, SharedEvent)>) {
         let mut routed = Vec::new();
         let mut unrouted = Vec::new();
         for (watch, event) in events {
             match self.routes.get(&watch) {
-                Some(&(session, id)) => routed.push((session, PlaneMessage::WatchEvent { id, event })),
+                Some(&(session, id)) => routed.push((session, PlaneMessage::WatchEvent { id, event: (*event).clone() })),
                 None => unrouted.push((watch, event)),
             }
         }

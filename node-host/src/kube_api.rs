@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tabernetes_core::apiserver::authz::{AUTHENTICATED, MASTERS, VIEWER};
+use tabernetes_core::apiserver::watch::SharedEvent;
 use tabernetes_core::apiserver::{ApiRequest, ApiResponse, Body as ApiBody, Method, MAX_OBJECT_BYTES};
 use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
@@ -160,14 +161,14 @@ fn respond(response: ApiResponse) -> Response {
 
 /// One JSON event per line, flushed as it happens; the stream ends at the
 /// timeout or when the server closes the watch.
-fn watch_stream(initial: Vec<Value>, events: tokio::sync::mpsc::UnboundedReceiver<Value>, timeout: Duration) -> Response {
+fn watch_stream(initial: Vec<Value>, events: tokio::sync::mpsc::UnboundedReceiver<SharedEvent>, timeout: Duration) -> Response {
     let live = tokio_stream_of(events).take_until(tokio::time::sleep(timeout));
-    let lines = futures_util::stream::iter(initial).chain(live).map(|event| Ok::<_, std::convert::Infallible>(Bytes::from(format!("{event}\n"))));
+    let lines = futures_util::stream::iter(initial.into_iter().map(Arc::new)).chain(live).map(|event| Ok::<_, std::convert::Infallible>(Bytes::from(format!("{event}\n"))));
     let mut response = Body::from_stream(lines).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
-fn tokio_stream_of(mut rx: tokio::sync::mpsc::UnboundedReceiver<Value>) -> impl futures_util::Stream<Item = Value> {
+fn tokio_stream_of(mut rx: tokio::sync::mpsc::UnboundedReceiver<SharedEvent>) -> impl futures_util::Stream<Item = SharedEvent> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -10,6 +10,7 @@ use crate::node::SessionEvent;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
+use tabernetes_core::apiserver::watch::SharedEvent;
 use tabernetes_core::apiserver::{ApiRequest, ApiResponse, ApiResult, Method, WatchId};
 use tabernetes_core::node_sessions::{NodeSessions, SessionId};
 use tabernetes_core::protocol::{self, NodeMessage};
@@ -37,7 +38,7 @@ pub enum ApiReply {
     /// An open watch: the current state (when no resourceVersion was given),
     /// then events as they happen. The stream ends when the server closes the
     /// watch (410 after compaction); dropping `events` closes it server-side.
-    Watch { initial: Vec<serde_json::Value>, events: UnboundedReceiver<serde_json::Value> },
+    Watch { initial: Vec<serde_json::Value>, events: UnboundedReceiver<SharedEvent> },
 }
 
 pub struct ClusterLoop {
@@ -45,7 +46,7 @@ pub struct ClusterLoop {
     sessions: NodeSessions,
     local: SessionId,
     to_node: UnboundedSender<SessionEvent>,
-    http_watches: HashMap<WatchId, UnboundedSender<serde_json::Value>>,
+    http_watches: HashMap<WatchId, UnboundedSender<SharedEvent>>,
     state_file: Option<PathBuf>,
     saved_revision: u64,
 }
@@ -141,7 +142,7 @@ impl ClusterLoop {
         }
     }
 
-    fn send_to_watch(&mut self, watch: WatchId, event: serde_json::Value) {
+    fn send_to_watch(&mut self, watch: WatchId, event: SharedEvent) {
         let expired = event.get("type").and_then(|t| t.as_str()) == Some("ERROR");
         let delivered = self.http_watches.get(&watch).is_some_and(|tx| tx.send(event).is_ok());
         if !delivered || expired {

@@ -115,13 +115,13 @@ impl ApiServer {
     }
 
     /// Changes for every open watch since they were last pumped.
-    pub fn pump_watches(&mut self) -> Vec<(WatchId, Value)> {
+    pub fn pump_watches(&mut self) -> Vec<(WatchId, watch::SharedEvent)> {
         self.watches.pump(&self.store)
     }
 
     /// A BOOKMARK for every watch that asked for them (`allowWatchBookmarks`),
     /// so a client can resume from a recent revision without a relist.
-    pub fn bookmarks(&mut self) -> Vec<(WatchId, Value)> {
+    pub fn bookmarks(&mut self) -> Vec<(WatchId, watch::SharedEvent)> {
         self.watches.bookmarks(&self.store)
     }
 

@@ -8,9 +8,9 @@
 
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use crate::store::{EventType, Store, StoreError};
+use crate::store::{EventType, ObjectKey, Store, StoreError, StoreEvent};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 pub type WatchId = u64;
@@ -25,6 +25,11 @@ pub struct WatchFilter {
 }
 
 impl WatchFilter {
+    /// Whether an object under `key` is of this watch's resource and namespace.
+    fn covers(&self, key: &ObjectKey) -> bool {
+        key.resource == self.resource && self.namespace.as_ref().is_none_or(|ns| *ns == key.namespace)
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         self.labels.matches(object) && self.fields.matches(object)
     }
@@ -33,15 +38,29 @@ impl WatchFilter {
 #[derive(Debug)]
 struct OpenWatch {
     filter: WatchFilter,
+    /// The last revision this watch has been given (or decided to skip).
     cursor: u64,
     /// `apiVersion` and `kind` for BOOKMARK events, if the client allows them.
     bookmarks: Option<(String, String)>,
 }
 
+/// A watch event as delivered: built once per store event and shared by
+/// every watcher that sees it the same way, so fan-out copies pointers.
+pub type SharedEvent = Arc<Value>;
+
+/// Open watches. Those that are caught up are indexed by resource, and one
+/// pass over new store events reaches them all; a watch opened at an older
+/// revision catches up on its own first, then joins the index.
 #[derive(Debug, Default)]
 pub struct Watches {
     next_id: WatchId,
     open: BTreeMap<WatchId, OpenWatch>,
+    /// Caught-up watches by storage resource name.
+    by_resource: HashMap<String, Vec<WatchId>>,
+    /// Opened behind `pumped_through`; delivered individually until caught up.
+    lagging: BTreeSet<WatchId>,
+    /// Every indexed watch has seen the store up to here.
+    pumped_through: u64,
 }
 
 /// A watch event as it goes on the wire: `{"type": "ADDED", "object": {...}}`.
@@ -56,27 +75,47 @@ impl Watches {
             return Err(ApiError::Gone { requested, oldest });
         }
         self.next_id += 1;
-        self.open.insert(self.next_id, OpenWatch { filter, cursor: from_revision, bookmarks });
-        Ok(self.next_id)
+        let id = self.next_id;
+        // The shared pass starts where it left off, so a watch from exactly
+        // there (the usual case: "now") joins it directly.
+        if self.open.is_empty() && self.lagging.is_empty() {
+            self.pumped_through = store.revision();
+        }
+        if from_revision == self.pumped_through {
+            self.by_resource.entry(filter.resource.clone()).or_default().push(id);
+        } else {
+            self.lagging.insert(id);
+        }
+        self.open.insert(id, OpenWatch { filter, cursor: from_revision, bookmarks });
+        Ok(id)
     }
 
     /// A BOOKMARK at the store's revision for each watch that allows them and
     /// is up to date, so it can resume from there after a disconnect.
-    pub fn bookmarks(&mut self, store: &Store) -> Vec<(WatchId, Value)> {
+    pub fn bookmarks(&mut self, store: &Store) -> Vec<(WatchId, SharedEvent)> {
         let revision = store.revision();
         self.open
-            .iter_mut()
-            .filter(|(_, w)| w.cursor == revision)
+            .iter()
+            .filter(|(id, _)| !self.lagging.contains(id) && self.pumped_through == revision)
             .filter_map(|(id, w)| {
                 let (api_version, kind) = w.bookmarks.as_ref()?;
                 let object = json!({"apiVersion": api_version, "kind": kind, "metadata": {"resourceVersion": revision.to_string()}});
-                Some((*id, event_json("BOOKMARK", &object)))
+                Some((*id, Arc::new(event_json("BOOKMARK", &object))))
             })
             .collect()
     }
 
     pub fn close(&mut self, id: WatchId) {
-        self.open.remove(&id);
+        if let Some(watch) = self.open.remove(&id) {
+            if !self.lagging.remove(&id) {
+                if let Some(ids) = self.by_resource.get_mut(&watch.filter.resource) {
+                    ids.retain(|w| *w != id);
+                    if ids.is_empty() {
+                        self.by_resource.remove(&watch.filter.resource);
+                    }
+                }
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -87,39 +126,82 @@ impl Watches {
         self.open.is_empty()
     }
 
-    /// Delivers every change since each watch's cursor. A watch that fell
-    /// behind the compacted history gets an ERROR event (410 Expired) and is
-    /// closed; the client relists.
-    pub fn pump(&mut self, store: &Store) -> Vec<(WatchId, Value)> {
+    /// Delivers every change since each watch's cursor, in revision order per
+    /// watch. A watch that fell behind the compacted history gets an ERROR
+    /// event (410 Expired) and is closed; the client relists.
+    pub fn pump(&mut self, store: &Store) -> Vec<(WatchId, SharedEvent)> {
         let mut out = Vec::new();
-        let mut expired = Vec::new();
-        for (id, watch) in &mut self.open {
-            let events = match store.events_since(watch.cursor) {
-                Ok(events) => events,
+        let head = store.revision();
+        // Lagging watches first: each catches up to where the shared pass is.
+        let lagging: Vec<WatchId> = self.lagging.iter().copied().collect();
+        for id in lagging {
+            let watch = self.open.get_mut(&id).expect("lagging watches are open");
+            match store.events_since(watch.cursor) {
+                Ok(events) => {
+                    for event in events.take_while(|e| e.revision <= self.pumped_through) {
+                        watch.cursor = event.revision;
+                        if !watch.filter.covers(&event.key) {
+                            continue;
+                        }
+                        if let Some(shared) = visible(&watch.filter, event, &mut HashMap::new()) {
+                            out.push((id, shared));
+                        }
+                    }
+                    // A watch opened after the shared pass (at "now") skips what it has not asked for.
+                    watch.cursor = watch.cursor.max(self.pumped_through);
+                    self.lagging.remove(&id);
+                    self.by_resource.entry(watch.filter.resource.clone()).or_default().push(id);
+                }
                 Err(StoreError::Compacted { requested, oldest }) => {
-                    out.push((*id, event_json("ERROR", &ApiError::Gone { requested, oldest }.to_status())));
-                    expired.push(*id);
-                    continue;
+                    out.push((id, Arc::new(event_json("ERROR", &ApiError::Gone { requested, oldest }.to_status()))));
+                    self.close(id);
                 }
-                Err(_) => continue,
-            };
-            for event in events {
-                watch.cursor = event.revision;
-                if event.key.resource != watch.filter.resource
-                    || watch.filter.namespace.as_ref().is_some_and(|ns| *ns != event.key.namespace)
-                {
-                    continue;
-                }
-                if let Some(kind) = visible_change(&watch.filter, event.event_type, &event.object, event.previous.as_ref()) {
-                    out.push((*id, event_json(kind, &event.object)));
-                }
+                Err(_) => {}
             }
         }
-        for id in expired {
-            self.open.remove(&id);
+        if head == self.pumped_through {
+            return out;
+        }
+        match store.events_since(self.pumped_through) {
+            Ok(events) => {
+                for event in events {
+                    let Some(ids) = self.by_resource.get(&event.key.resource) else { continue };
+                    // One JSON event per way of seeing this change, shared by all watchers.
+                    let mut shared = HashMap::new();
+                    for id in ids {
+                        let watch = &self.open[id];
+                        if event.revision <= watch.cursor || !watch.filter.covers(&event.key) {
+                            continue;
+                        }
+                        if let Some(e) = visible(&watch.filter, event, &mut shared) {
+                            out.push((*id, e));
+                        }
+                    }
+                }
+            }
+            Err(StoreError::Compacted { requested, oldest }) => {
+                // The whole index fell behind compaction: every watch relists.
+                let ids: Vec<WatchId> = self.by_resource.values().flatten().copied().collect();
+                for id in ids {
+                    out.push((id, Arc::new(event_json("ERROR", &ApiError::Gone { requested, oldest }.to_status()))));
+                    self.close(id);
+                }
+            }
+            Err(_) => {}
+        }
+        self.pumped_through = head;
+        for watch in self.open.values_mut() {
+            watch.cursor = watch.cursor.max(head);
         }
         out
     }
+}
+
+/// The event `filter` sees for a store event, reusing one already built for the same kind.
+fn visible(filter: &WatchFilter, event: &StoreEvent, shared: &mut HashMap<&'static str, SharedEvent>) -> Option<SharedEvent> {
+    let kind = visible_change(filter, event.event_type, &event.object, event.previous.as_ref())?;
+    // Leaving a selection is a DELETED of the object as it now is, like Kubernetes.
+    Some(shared.entry(kind).or_insert_with(|| Arc::new(event_json(kind, &event.object))).clone())
 }
 
 /// How a change looks through a filter: None if the watcher sees nothing.
@@ -135,5 +217,70 @@ fn visible_change(filter: &WatchFilter, event_type: EventType, object: &Value, p
             (true, false) => Some("DELETED"),
             (false, false) => None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(resource: &str, namespace: Option<&str>) -> WatchFilter {
+        WatchFilter {
+            resource: resource.into(),
+            namespace: namespace.map(String::from),
+            labels: LabelSelector::parse("").unwrap(),
+            fields: FieldSelector::parse("", &[]).unwrap(),
+        }
+    }
+
+    fn write(store: &mut Store, namespace: &str, name: &str) {
+        let object = json!({"metadata": {"name": name, "namespace": namespace}});
+        store.create(ObjectKey::new("pods", namespace, name), object).unwrap();
+    }
+
+    fn names(events: &[(WatchId, SharedEvent)], id: WatchId) -> Vec<String> {
+        events.iter().filter(|(w, _)| *w == id).map(|(_, e)| e["object"]["metadata"]["name"].as_str().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn old_and_new_watches_see_each_change_once_and_in_order() {
+        let mut store = Store::default();
+        let mut watches = Watches::default();
+        write(&mut store, "a", "p1");
+        let from_start = watches.open(filter("pods", None), 0, None, &store).unwrap();
+        let pumped = watches.pump(&store);
+        assert_eq!(names(&pumped, from_start), vec!["p1"]);
+        write(&mut store, "a", "p2");
+        // Opened at "now", after a write the shared pass has not delivered yet.
+        let from_now = watches.open(filter("pods", None), store.revision(), None, &store).unwrap();
+        let namespaced = watches.open(filter("pods", Some("b")), 0, None, &store).unwrap();
+        write(&mut store, "b", "p3");
+        let pumped = watches.pump(&store);
+        assert_eq!(names(&pumped, from_start), vec!["p2", "p3"]);
+        assert_eq!(names(&pumped, from_now), vec!["p3"]);
+        assert_eq!(names(&pumped, namespaced), vec!["p3"]);
+        let shared: Vec<&SharedEvent> = pumped.iter().filter(|(_, e)| e["object"]["metadata"]["name"] == "p3").map(|(_, e)| e).collect();
+        assert!(Arc::ptr_eq(shared[0], shared[1]) && Arc::ptr_eq(shared[1], shared[2]), "one event object for all watchers");
+        assert!(watches.pump(&store).is_empty(), "nothing twice");
+        watches.close(from_start);
+        write(&mut store, "a", "p4");
+        let pumped = watches.pump(&store);
+        assert!(names(&pumped, from_start).is_empty());
+        assert_eq!(names(&pumped, from_now), vec!["p4"]);
+    }
+
+    #[test]
+    fn a_watch_behind_compaction_gets_410_and_closes() {
+        let mut store = Store::with_history_limit(2);
+        let mut watches = Watches::default();
+        let id = watches.open(filter("pods", None), 0, None, &store).unwrap();
+        for name in ["a", "b", "c", "d"] {
+            write(&mut store, "x", name);
+        }
+        let pumped = watches.pump(&store);
+        assert_eq!(pumped.len(), 1);
+        assert_eq!(pumped[0].1["type"], "ERROR");
+        assert_eq!(pumped[0].1["object"]["code"], 410);
+        assert!(watches.is_empty());
     }
 }
