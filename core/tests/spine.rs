@@ -192,3 +192,36 @@ fn same_seed_same_history() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn deleting_a_running_pod_stops_it_on_its_node_before_it_goes() {
+    let mut h = Harness::new(7, &[("laptop", "wasmtime")]);
+    h.agents[0].1.connect(at(0));
+    h.pump(at(0));
+    h.plane.create_all(&manifest::parse_documents(&HELLO.replace("Never", "Always")).unwrap(), "admin", at(10)).unwrap();
+    h.pump(at(10));
+    let (_, launch) = h.started[0].clone();
+    h.agents[0].1.on_runtime_event(RuntimeEvent::Started { pod_uid: launch.pod_uid.clone(), container: "hello".into(), image_id: "sha256:00".into() }, at(20));
+    h.pump(at(20));
+    assert_eq!(h.pod("hello")["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Ready").unwrap()["status"], "True");
+
+    // The API server only marks it; the kubelet stops it.
+    let response = h.plane.handle(&ApiRequest::delete("/api/v1/namespaces/default/pods/hello"), at(30)).into_response();
+    assert_eq!(response.status, 202);
+    h.pump(at(30));
+    assert_eq!(h.stopped, vec![launch.pod_uid.clone()]);
+    let pod = h.pod("hello");
+    assert_eq!(pod["metadata"]["deletionGracePeriodSeconds"], 30);
+    assert_eq!(pod["status"]["phase"], "Running", "still there while its container runs");
+
+    // The runtime reports the kill: the final status is written, then the
+    // kubelet's DELETE (grace 0, UID precondition) removes the pod.
+    h.agents[0].1.on_runtime_event(RuntimeEvent::Exited { pod_uid: launch.pod_uid.clone(), container: "hello".into(), exit_code: 137, message: Some("stopped because its pod was deleted".into()) }, at(31));
+    h.pump(at(31));
+    let gone = h.plane.read(&ApiRequest::get("/api/v1/namespaces/default/pods/hello"), at(31));
+    assert_eq!(gone.status, 404, "{:?}", gone.json_body());
+    assert_eq!(h.agents[0].1.pod_count(), 0);
+    assert_eq!(h.stopped.len(), 1, "stopped once");
+    let steps: Vec<String> = h.plane.trace().about("Pod default/hello").map(|s| format!("{} {}", s.component.label(), s.text)).collect();
+    assert!(steps.iter().any(|s| s.starts_with("kubelet") && s.contains("phase Failed")), "{steps:#?}");
+}

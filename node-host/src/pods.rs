@@ -79,7 +79,7 @@ fn run_container(runtime: &Runtime, modules: &ModuleSource, reports: &UnboundedS
         RunOutcome::Killed => (137, Some("stopped because its pod was deleted".to_string())),
         RunOutcome::Trapped(trap) => (134, Some(format!("wasm trap: {trap}"))),
     };
-    if !cancel.is_cancelled() {
-        let _ = reports.send(PodReport::Event(RuntimeEvent::Exited { pod_uid: uid, container: name, exit_code, message }));
-    }
+    // Reported even when cancelled: a kubelet terminating the pod waits for
+    // this exit before it lets the API server delete the pod.
+    let _ = reports.send(PodReport::Event(RuntimeEvent::Exited { pod_uid: uid, container: name, exit_code, message }));
 }

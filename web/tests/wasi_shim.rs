@@ -3,9 +3,12 @@
 
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use tabernetes_web::node::wasi::{
-    compile, run_command, CommandOutput, EXIT_CODE_NOT_STARTED, EXIT_CODE_TRAP, OUTPUT_LIMIT,
-    TRUNCATION_NOTE,
+    can_suspend, compile, run_command, run_streaming, CommandOutput, Ended, Stream,
+    CANNOT_WAIT_MESSAGE, EXIT_CODE_CANNOT_WAIT, EXIT_CODE_NOT_STARTED, EXIT_CODE_TRAP,
+    OUTPUT_LIMIT, TRUNCATION_NOTE,
 };
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -223,7 +226,8 @@ async fn stdio_probes_answer_like_a_preopen_less_pipe() {
             (call $expect (call $fd_seek (i32.const 1) (i64.const 0) (i32.const 0) (i32.const 200)) (i32.const 70) (i32.const 16))
             (call $expect (call $fd_close (i32.const 9)) (i32.const 8) (i32.const 17))
             (call $expect (call $sched_yield) (i32.const 0) (i32.const 18))
-            (call $expect (call $poll_oneoff (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 52) (i32.const 19))
+            ;; no subscriptions: nothing could ever wake it, so EINVAL (as wasmtime)
+            (call $expect (call $poll_oneoff (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)) (i32.const 28) (i32.const 19))
             ;; a bad pointer is EFAULT, not a crash of the shim
             (call $expect (call $fd_fdstat_get (i32.const 1) (i32.const 65530)) (i32.const 21) (i32.const 20))
             (call $proc_exit (i32.const 0))))"#
@@ -408,4 +412,242 @@ async fn stack_overflow_is_a_trap_too() {
     assert_eq!(out.exit_code, EXIT_CODE_TRAP);
     let trap = out.trap.expect("a trap must be reported");
     assert!(trap.contains("stack"), "trap message: {trap}");
+}
+
+const POLL_ONEOFF: &str = r#"(import "wasi_snapshot_preview1" "poll_oneoff" (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))"#;
+
+/// A module that prints `first`, polls a clock that is already due (answered without
+/// waiting), sleeps `ms` on the monotonic clock (one relative clock subscription, as
+/// Rust's `thread::sleep` makes), checks the clock event and that the time passed,
+/// prints `second` and exits 3 through `proc_exit`; `forever` sleeps again and again
+/// instead.
+fn sleeper(first: &str, ms: u64, second: &str, forever: bool) -> String {
+    let ns = ms * 1_000_000;
+    let after = if forever { "(br $again)" } else { "" };
+    format!(
+        r#"(module {FD_WRITE} {PROC_EXIT} {POLL_ONEOFF}
+          (import "wasi_snapshot_preview1" "clock_time_get" (func $clock_time_get (param i32 i64 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 1000) "{first_escaped}")
+          (data (i32.const 1100) "{second_escaped}")
+          (func $print (param $ptr i32) (param $len i32)
+            (i32.store (i32.const 0) (local.get $ptr)) (i32.store (i32.const 4) (local.get $len))
+            (if (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)) (then unreachable)))
+          (func (export "_start") (local $before i64)
+            (call $print (i32.const 1000) (i32.const {first_len}))
+            (if (call $clock_time_get (i32.const 1) (i64.const 1) (i32.const 16)) (then unreachable))
+            (local.set $before (i64.load (i32.const 16)))
+            ;; timeout 0: due at once, so never a wait
+            (i64.store (i32.const 64) (i64.const 6))
+            (i32.store8 (i32.const 72) (i32.const 0))
+            (i32.store (i32.const 80) (i32.const 1))
+            (i64.store (i32.const 88) (i64.const 0))
+            (if (call $poll_oneoff (i32.const 64) (i32.const 128) (i32.const 1) (i32.const 200)) (then (call $proc_exit (i32.const 16))))
+            (if (i64.ne (i64.load (i32.const 128)) (i64.const 6)) (then (call $proc_exit (i32.const 17))))
+            (loop $again
+              ;; subscription @64: userdata 7, tag clock, monotonic, relative timeout
+              (i64.store (i32.const 64) (i64.const 7))
+              (i32.store8 (i32.const 72) (i32.const 0))
+              (i32.store (i32.const 80) (i32.const 1))
+              (i64.store (i32.const 88) (i64.const {ns}))
+              (i64.store (i32.const 96) (i64.const 0))
+              (i32.store16 (i32.const 104) (i32.const 0))
+              (if (call $poll_oneoff (i32.const 64) (i32.const 128) (i32.const 1) (i32.const 200)) (then (call $proc_exit (i32.const 10))))
+              (if (i32.ne (i32.load (i32.const 200)) (i32.const 1)) (then (call $proc_exit (i32.const 11))))
+              (if (i64.ne (i64.load (i32.const 128)) (i64.const 7)) (then (call $proc_exit (i32.const 12))))
+              (if (i32.load16_u (i32.const 136)) (then (call $proc_exit (i32.const 13))))
+              (if (i32.ne (i32.load8_u (i32.const 138)) (i32.const 0)) (then (call $proc_exit (i32.const 14))))
+              {after})
+            (if (call $clock_time_get (i32.const 1) (i64.const 1) (i32.const 16)) (then unreachable))
+            (if (i64.lt_u (i64.sub (i64.load (i32.const 16)) (local.get $before)) (i64.const {ns})) (then (call $proc_exit (i32.const 15))))
+            (call $print (i32.const 1100) (i32.const {second_len}))
+            (call $proc_exit (i32.const 3))))"#,
+        first_len = first.len(),
+        second_len = second.len(),
+        first_escaped = escape(first),
+        second_escaped = escape(second),
+    )
+}
+
+/// Every byte as a WAT `\hh` escape, so any text fits in a data segment.
+fn escape(text: &str) -> String {
+    text.bytes().map(|b| format!("\\{b:02x}")).collect()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Output chunks and other happenings, in the order they came.
+#[derive(Clone, Default)]
+struct Journal(Rc<RefCell<Vec<String>>>);
+
+impl Journal {
+    fn note(&self, what: impl Into<String>) {
+        self.0.borrow_mut().push(what.into());
+    }
+
+    fn on_output(&self) -> impl Fn(Stream, &[u8]) + 'static {
+        let journal = self.clone();
+        move |stream, bytes| journal.note(format!("{stream:?}: {}", text(bytes)))
+    }
+
+    fn entries(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_poll_that_needs_no_waiting_is_answered_at_once() {
+    // Four subscriptions: a clock already due (timeout 0), stdin readable, stdout
+    // writable, and fd 7, which does not exist. All four are events at once.
+    let wat = format!(
+        r#"(module {POLL_ONEOFF} {PROC_EXIT}
+          (memory (export "memory") 1)
+          (func $sub (param $at i32) (param $userdata i64) (param $tag i32) (param $fd i32)
+            (i64.store (local.get $at) (local.get $userdata))
+            (i32.store8 (i32.add (local.get $at) (i32.const 8)) (local.get $tag))
+            (i32.store (i32.add (local.get $at) (i32.const 16)) (local.get $fd))
+            (i64.store (i32.add (local.get $at) (i32.const 24)) (i64.const 0)))
+          (func $expect (param $got i32) (param $want i32) (param $code i32)
+            (if (i32.ne (local.get $got) (local.get $want)) (then (call $proc_exit (local.get $code)))))
+          (func (export "_start")
+            (call $sub (i32.const 0) (i64.const 1) (i32.const 0) (i32.const 1))
+            (call $sub (i32.const 48) (i64.const 2) (i32.const 1) (i32.const 0))
+            (call $sub (i32.const 96) (i64.const 3) (i32.const 2) (i32.const 1))
+            (call $sub (i32.const 144) (i64.const 4) (i32.const 1) (i32.const 7))
+            (call $expect (call $poll_oneoff (i32.const 0) (i32.const 1024) (i32.const 4) (i32.const 2048)) (i32.const 0) (i32.const 10))
+            (call $expect (i32.load (i32.const 2048)) (i32.const 4) (i32.const 11))
+            ;; the clock fired (userdata 1, type clock, no error)
+            (call $expect (i32.wrap_i64 (i64.load (i32.const 1024))) (i32.const 1) (i32.const 12))
+            (call $expect (i32.load16_u (i32.const 1032)) (i32.const 0) (i32.const 13))
+            (call $expect (i32.load8_u (i32.const 1034)) (i32.const 0) (i32.const 14))
+            ;; stdin: 5 bytes left to read
+            (call $expect (i32.load8_u (i32.const 1066)) (i32.const 1) (i32.const 15))
+            (call $expect (i32.wrap_i64 (i64.load (i32.const 1072))) (i32.const 5) (i32.const 16))
+            ;; stdout: writable
+            (call $expect (i32.wrap_i64 (i64.load (i32.const 1088))) (i32.const 3) (i32.const 17))
+            (call $expect (i32.load16_u (i32.const 1096)) (i32.const 0) (i32.const 18))
+            ;; fd 7: EBADF
+            (call $expect (i32.load16_u (i32.const 1128)) (i32.const 8) (i32.const 19))
+            ;; an unknown subscription tag fails the whole call
+            (i32.store8 (i32.const 8) (i32.const 9))
+            (call $expect (call $poll_oneoff (i32.const 0) (i32.const 1024) (i32.const 1) (i32.const 2048)) (i32.const 28) (i32.const 20))
+            (call $proc_exit (i32.const 0))))"#
+    );
+    let out = run(&wat, &["poll"], &[], b"hello").await;
+    assert_eq!(out.trap, None);
+    assert_eq!(
+        out.exit_code, 0,
+        "a poll answered wrongly (see the code in the WAT)"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_module_that_sleeps_is_stopped_with_a_clear_message_instead_of_freezing() {
+    // run_command never waits: a one-hour sleep ends the run at once, output kept.
+    let started = js_sys::Date::now();
+    let out = run(
+        &sleeper("before\n", 3_600_000, "after\n", false),
+        &["sleeper"],
+        &[],
+        b"",
+    )
+    .await;
+    assert!(js_sys::Date::now() - started < 5_000.0, "the run blocked");
+    assert_eq!(out.exit_code, EXIT_CODE_CANNOT_WAIT);
+    assert_eq!(out.trap.as_deref(), Some(CANNOT_WAIT_MESSAGE));
+    assert!(
+        CANNOT_WAIT_MESSAGE.contains("node-host"),
+        "the message says where it can run"
+    );
+    assert_eq!(text(&out.stdout), "before\n");
+}
+
+#[wasm_bindgen_test]
+async fn streaming_without_jspi_refuses_to_wait_and_keeps_the_output() {
+    if can_suspend() {
+        return; // this engine suspends instead: see the JSPI tests
+    }
+    let journal = Journal::default();
+    let module = module(&sleeper("before\n", 3_600_000, "after\n", false)).await;
+    let ended = run_streaming(
+        &module,
+        &args(&["sleeper"]),
+        &[],
+        b"",
+        journal.on_output(),
+        || false,
+    )
+    .await;
+    assert_eq!(
+        ended,
+        Ended::Exited {
+            exit_code: EXIT_CODE_CANNOT_WAIT,
+            trap: Some(CANNOT_WAIT_MESSAGE.into())
+        }
+    );
+    assert_eq!(journal.entries(), vec!["Stdout: before\n"]);
+}
+
+#[wasm_bindgen_test]
+async fn with_jspi_a_sleeping_module_lets_the_page_run_then_resumes() {
+    if !can_suspend() {
+        // Node 20 has no JSPI; these run in Chromium (WASM_BINDGEN_USE_BROWSER=1,
+        // CHROMEDRIVER set), which has had it since version 137.
+        return;
+    }
+    let journal = Journal::default();
+    let timer = journal.clone();
+    // Fires while the module sleeps 200 ms: proof that the thread was not blocked.
+    let _tick = gloo_timers::callback::Timeout::new(50, move || timer.note("page ran"));
+    let module = module(&sleeper("before\n", 200, "after\n", false)).await;
+    let ended = run_streaming(
+        &module,
+        &args(&["sleeper"]),
+        &[],
+        b"",
+        journal.on_output(),
+        || false,
+    )
+    .await;
+    // proc_exit after a resume still ends the run as an exit, not a trap.
+    assert_eq!(
+        ended,
+        Ended::Exited {
+            exit_code: 3,
+            trap: None
+        }
+    );
+    // "before" is handed over as the sleep starts, not at the end.
+    assert_eq!(
+        journal.entries(),
+        vec!["Stdout: before\n", "page ran", "Stdout: after\n"]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn with_jspi_a_sleeping_module_is_killed_promptly_when_cancelled() {
+    if !can_suspend() {
+        return;
+    }
+    let journal = Journal::default();
+    let cancelled = Rc::new(std::cell::Cell::new(false));
+    let cancel = cancelled.clone();
+    let _cancel = gloo_timers::callback::Timeout::new(150, move || cancel.set(true));
+    let module = module(&sleeper("tick\n", 3_600_000, "never\n", true)).await;
+    let started = js_sys::Date::now();
+    let ended = run_streaming(
+        &module,
+        &args(&["sleeper"]),
+        &[],
+        b"",
+        journal.on_output(),
+        move || cancelled.get(),
+    )
+    .await;
+    assert_eq!(ended, Ended::Killed);
+    let took = js_sys::Date::now() - started;
+    assert!(took < 1_000.0, "took {took} ms");
+    assert_eq!(journal.entries(), vec!["Stdout: tick\n"]);
 }

@@ -2,6 +2,7 @@
 // Usage: node workloads/hello/smoke-test.mjs path/to/hello.wasm
 // Exits non-zero (with a message) if the module's output or exit code is wrong.
 import { WASI } from 'node:wasi';
+import { Worker } from 'node:worker_threads';
 import { readFileSync, openSync, closeSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,33 @@ async function run(args, env) {
   return { code, stdout: readFileSync(outPath, 'utf8'), stderr: readFileSync(errPath, 'utf8') };
 }
 
+// Long-running mode never exits, so it runs in a worker that is terminated
+// once the heartbeats have been seen (or after a timeout, which fails the test).
+async function runUntil(args, env, pattern, timeoutMs) {
+  const outPath = join(dir, 'serve-stdout');
+  const worker = new Worker(
+    `const { WASI } = require('node:wasi');
+     const { openSync } = require('node:fs');
+     const { workerData: d } = require('node:worker_threads');
+     const stdout = openSync(d.outPath, 'w');
+     const wasi = new WASI({ version: 'preview1', args: d.args, env: d.env, stdout, returnOnExit: true });
+     WebAssembly.instantiate(d.module, wasi.getImportObject()).then((i) => wasi.start(i));`,
+    { eval: true, workerData: { module, outPath, args, env } },
+  );
+  const started = Date.now();
+  try {
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 50));
+      let text = '';
+      try { text = readFileSync(outPath, 'utf8'); } catch {}
+      if (pattern.test(text)) return text;
+      if (Date.now() - started > timeoutMs) throw new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${text}`);
+    }
+  } finally {
+    await worker.terminate();
+  }
+}
+
 try {
   const ok = await run(['hello', 'one', 'two words'], { ZED: 'last', ALPHA: '1', POD_NAME: 'hello-pod' });
   assert.equal(ok.code, 0, 'exit code without EXIT_CODE');
@@ -44,6 +72,13 @@ try {
 
   const bad = await run(['hello'], { EXIT_CODE: 'nope' });
   assert.equal(bad.code, 2, 'exit code with an invalid EXIT_CODE');
+
+  const serving = await runUntil(['hello'], { SLEEP_SECONDS: '1' }, /heartbeat 2: /, 10000);
+  assert.match(serving, /^Hello from Tabernetes!\nargs: \[\]\nSLEEP_SECONDS=1\nheartbeat 1: still running, every 1 s\nheartbeat 2: /);
+
+  const zero = await run(['hello'], { SLEEP_SECONDS: '0' });
+  assert.equal(zero.code, 2, 'exit code with SLEEP_SECONDS=0');
+  assert.match(zero.stderr, /SLEEP_SECONDS must be a whole number of seconds, at least 1/);
 
   console.log(`smoke test passed: ${wasmPath}`);
 } catch (err) {

@@ -1,3 +1,35 @@
 //! Controllers: each keeps one kind of desired state, in its own file.
+//!
+//! - `deployment`: Deployments roll out through ReplicaSets (arithmetic in
+//!   `rollout`, reported status in `rollout_status`, names in
+//!   `pod_template_hash`).
+//! - `replica_set`: ReplicaSets keep their number of pods (which pods go
+//!   first in `pod_ranking`, what counts as ready in `pod_readiness`).
+//! - `garbage_collector`: dependents follow their owners (its index in
+//!   `owner_graph`).
+//! - `namespace`: a deleted namespace is emptied, then goes.
+//! - `node_lifecycle`: nodes that stop being Ready are tainted.
+//!
+//! Shared pieces: `queue` (what each controller still has to look at),
+//! `ownership` (ownerReferences and claiming), `events` (Events about objects).
 
+pub mod deployment;
+pub mod events;
+pub mod garbage_collector;
+pub mod namespace;
 pub mod node_lifecycle;
+pub mod owner_graph;
+pub mod ownership;
+pub mod pod_ranking;
+pub mod pod_readiness;
+pub mod pod_template_hash;
+pub mod queue;
+pub mod replica_set;
+pub mod rollout;
+pub mod rollout_status;
+#[cfg(test)]
+mod testing;
+
+/// The user the controller manager's controllers act as (bound to a
+/// full-access role by the bootstrap policy).
+pub const CONTROLLER_MANAGER: &str = "system:kube-controller-manager";

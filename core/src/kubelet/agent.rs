@@ -28,7 +28,7 @@ pub enum AgentOutput {
     Runtime(RuntimeCommand),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Purpose {
     Register,
     UpdateStatusAfterConflict,
@@ -36,6 +36,8 @@ enum Purpose {
     WatchPods,
     PodStatus,
     Heartbeat,
+    /// The final DELETE of a pod that was being deleted; holds its UID.
+    DeletePod(String),
 }
 
 #[derive(Debug)]
@@ -121,7 +123,7 @@ impl NodeAgent {
     }
 
     pub fn on_response(&mut self, id: u64, response: ApiResponse, now: Timestamp) {
-        let Some(purpose) = self.in_flight.get(&id).copied() else { return };
+        let Some(purpose) = self.in_flight.get(&id).cloned() else { return };
         if purpose != Purpose::WatchPods {
             self.in_flight.remove(&id);
         }
@@ -158,6 +160,11 @@ impl NodeAgent {
                 self.watch = None;
                 self.list_pods();
             }
+            // 404: already gone; 409: the UID precondition failed, so the pod
+            // was replaced by a namesake. Either way the watch says DELETED for it.
+            Purpose::DeletePod(uid) if !response.is_success() && response.status != 404 && response.status != 409 => {
+                self.kubelet.delete_failed(&uid, now);
+            }
             _ => {}
         }
     }
@@ -174,6 +181,8 @@ impl NodeAgent {
                     self.emit(out);
                 }
             }
+            // Gone for good (finished pods are deleted at once, others after
+            // this kubelet's final DELETE, or force-deleted).
             Some("DELETED") => {
                 let uid = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
                 let out = self.kubelet.remove_pod(&uid);
@@ -220,6 +229,12 @@ impl NodeAgent {
                     });
                     let path = format!("{}/status", PODS.path(Some(&namespace), Some(&name)));
                     self.send(Purpose::PodStatus, ApiRequest::put(path, body));
+                }
+                KubeletOutput::Delete { namespace, name, uid } => {
+                    // Grace period 0: the containers are stopped, nothing is left to wait for.
+                    let body = json!({"gracePeriodSeconds": 0, "preconditions": {"uid": uid}});
+                    let request = ApiRequest::delete(PODS.path(Some(&namespace), Some(&name))).with_body(body);
+                    self.send(Purpose::DeletePod(uid), request);
                 }
             }
         }

@@ -3,6 +3,15 @@
 //! states become Pod status. The in-page node and node-host both drive this
 //! same state machine (through [`agent::NodeAgent`]) and differ only in the
 //! runtime that carries out its commands.
+//!
+//! Deletion is graceful, as in Kubernetes: the API server only marks a pod
+//! bound to a node (`deletionTimestamp`, `deletionGracePeriodSeconds`), and
+//! the kubelet finishes the job. It tells the runtime to stop the pod, waits
+//! for each running container to report its exit (a wasm module cannot catch
+//! SIGTERM, so runtimes stop it at once; the grace period only bounds how long
+//! the kubelet trusts the runtime to say so), writes the pod's final status,
+//! and then deletes it with grace period 0 and its UID as a precondition, so
+//! that a namesake created meanwhile is never touched.
 
 pub mod agent;
 pub mod node;
@@ -20,6 +29,15 @@ use std::collections::{BTreeMap, BTreeSet};
 const BACKOFF_INITIAL_SECS: i64 = 10;
 const BACKOFF_MAX_SECS: i64 = 300;
 
+/// The grace period when neither the deletion nor the spec gives one (the API default).
+const DEFAULT_GRACE_SECS: i64 = 30;
+
+/// How long to wait before sending the final DELETE again after it failed.
+const DELETE_RETRY_SECS: i64 = 10;
+
+/// Exit code of a container the kubelet had to kill: 128 + SIGKILL, as container runtimes report it.
+pub const EXIT_CODE_KILLED: i32 = 137;
+
 // Outputs are few and short-lived; boxing the status would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +45,9 @@ pub enum KubeletOutput {
     Runtime(RuntimeCommand),
     /// Write this status to the pod's status subresource.
     Status { namespace: String, name: String, uid: String, status: PodStatus },
+    /// Remove the pod for good (grace period 0, precondition: this UID): it was
+    /// being deleted and none of its containers runs any more.
+    Delete { namespace: String, name: String, uid: String },
 }
 
 #[derive(Clone, Debug)]
@@ -41,12 +62,26 @@ struct ContainerWorker {
     backoff_secs: i64,
 }
 
+/// A pod being deleted: the runtime has been told to stop it.
+#[derive(Clone, Debug)]
+struct Termination {
+    /// When the grace period ends: containers still running then are killed
+    /// (the runtime is told again) and counted as stopped.
+    deadline: Timestamp,
+    /// The final DELETE is out; only the watch's DELETED (or a relist
+    /// without the pod) ends the worker now.
+    delete_sent: bool,
+    /// After a failed DELETE, when to try again.
+    retry_delete_at: Option<Timestamp>,
+}
+
 #[derive(Clone, Debug)]
 struct PodWorker {
     pod: Pod,
     containers: Vec<ContainerWorker>,
     start_time: Timestamp,
     reported: Option<PodStatus>,
+    termination: Option<Termination>,
 }
 
 impl PodWorker {
@@ -68,9 +103,67 @@ impl PodWorker {
             .collect()
     }
 
+    fn all_stopped(&self) -> bool {
+        self.containers.iter().all(|c| matches!(c.state, State::Terminated(_)))
+    }
+
+    /// The grace period this deletion grants: the API server's (it may have
+    /// been shortened by a second delete), else the spec's.
+    fn grace_secs(&self) -> i64 {
+        let spec = self.pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds);
+        self.pod.metadata.deletion_grace_period_seconds.or(spec).unwrap_or(DEFAULT_GRACE_SECS).max(0)
+    }
+
+    /// Starts (or, with a shorter grace period, hurries) the pod's termination.
+    /// Returns whether the runtime must be told to stop the pod.
+    fn terminate(&mut self, now: Timestamp) -> bool {
+        let deadline = now + SignedDuration::from_secs(self.grace_secs());
+        if let Some(t) = &mut self.termination {
+            t.deadline = t.deadline.min(deadline);
+            return false;
+        }
+        self.termination = Some(Termination { deadline, delete_sent: false, retry_delete_at: None });
+        // Only running containers have something to stop; the others are
+        // final now and will never be (re)started.
+        for c in &mut self.containers {
+            c.retry_at = None;
+            if let State::Waiting { .. } = c.state {
+                c.state = State::Terminated(match c.last_terminated.take() {
+                    // Waiting for a restart: its last run is how it ended.
+                    Some(last) => last,
+                    None => Terminated {
+                        exit_code: EXIT_CODE_KILLED,
+                        reason: "ContainerStatusUnknown".into(),
+                        message: Some("the pod was deleted before this container started".into()),
+                        started_at: None,
+                        finished_at: now,
+                    },
+                });
+            }
+        }
+        true
+    }
+
+    /// The grace period is over: containers whose exit the runtime never
+    /// reported are killed.
+    fn force_stop(&mut self, now: Timestamp) {
+        let grace = self.grace_secs();
+        for c in &mut self.containers {
+            if let State::Running { started_at } = c.state {
+                c.state = State::Terminated(Terminated {
+                    exit_code: EXIT_CODE_KILLED,
+                    reason: "Error".into(),
+                    message: Some(format!("killed: still running when the {grace} s grace period ended")),
+                    started_at: Some(started_at),
+                    finished_at: now,
+                });
+            }
+        }
+    }
+
     fn status(&self, now: Timestamp) -> PodStatus {
         let views = self.views();
-        let phase = status::phase(&views, self.restart_policy());
+        let phase = status::phase(&views, self.restart_policy(), self.termination.is_some());
         let all_ready = views.iter().all(|v| matches!(v.state, State::Running { .. }));
         let started = views.iter().any(|v| v.image_id.is_some());
         let existing = self.pod.status.as_ref().and_then(|s| s.conditions.clone()).unwrap_or_default();
@@ -130,12 +223,10 @@ impl Kubelet {
         self.pods.len()
     }
 
-    /// A pod bound to this node was added or changed.
+    /// A pod bound to this node was added or changed (or is being deleted).
     pub fn sync_pod(&mut self, pod: Pod, now: Timestamp) -> Vec<KubeletOutput> {
         let uid = uid_of(&pod).to_string();
-        if pod.metadata.deletion_timestamp.is_some() {
-            return self.remove_pod(&uid);
-        }
+        let deleting = pod.metadata.deletion_timestamp.is_some();
         let mut out = Vec::new();
         match self.pods.get_mut(&uid) {
             // Idempotent on UID: a pod seen again (a relist, a reconnect) is never started twice.
@@ -155,19 +246,36 @@ impl Kubelet {
                         backoff_secs: BACKOFF_INITIAL_SECS,
                     })
                     .collect();
-                out.extend(containers.iter().map(|c| KubeletOutput::Runtime(RuntimeCommand::Start(c.launch.clone()))));
-                self.pods.insert(uid.clone(), PodWorker { pod, containers, start_time: now, reported: None });
+                // A pod first seen already being deleted (it was deleted while
+                // this node was away) is never started: it only goes through termination.
+                if !deleting {
+                    out.extend(containers.iter().map(|c| KubeletOutput::Runtime(RuntimeCommand::Start(c.launch.clone()))));
+                }
+                self.pods.insert(uid.clone(), PodWorker { pod, containers, start_time: now, reported: None, termination: None });
             }
         }
-        out.extend(self.report(&uid, now));
+        let worker = self.pods.get_mut(&uid).expect("inserted above");
+        if deleting && worker.terminate(now) {
+            out.push(KubeletOutput::Runtime(RuntimeCommand::StopPod { pod_uid: uid.clone() }));
+        }
+        out.extend(self.settle(&uid, now));
         out
     }
 
-    /// A pod was deleted (or unbound): stop it.
+    /// The pod is gone from the API server (deleted at once, force-deleted,
+    /// or unbound): stop it if that was not already asked, and forget it.
     pub fn remove_pod(&mut self, uid: &str) -> Vec<KubeletOutput> {
         match self.pods.remove(uid) {
-            Some(_) => vec![KubeletOutput::Runtime(RuntimeCommand::StopPod { pod_uid: uid.to_string() })],
-            None => Vec::new(),
+            Some(worker) if worker.termination.is_none() => vec![KubeletOutput::Runtime(RuntimeCommand::StopPod { pod_uid: uid.to_string() })],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The final DELETE failed: send it again later (or at the next sync).
+    pub fn delete_failed(&mut self, uid: &str, now: Timestamp) {
+        if let Some(t) = self.pods.get_mut(uid).and_then(|w| w.termination.as_mut()) {
+            t.delete_sent = false;
+            t.retry_delete_at = Some(now + SignedDuration::from_secs(DELETE_RETRY_SECS));
         }
     }
 
@@ -177,10 +285,16 @@ impl Kubelet {
         gone.iter().flat_map(|u| self.remove_pod(u)).collect()
     }
 
-    /// Forgets what was reported, so every pod's status is written again (after a reconnect).
+    /// Forgets what was reported and which deletions were sent, so every
+    /// pod's status (and final DELETE) is written again after a reconnect,
+    /// when requests that were in flight may have been lost.
     pub fn forget_reported(&mut self) {
         for worker in self.pods.values_mut() {
             worker.reported = None;
+            if let Some(t) = &mut worker.termination {
+                t.delete_sent = false;
+                t.retry_delete_at = None;
+            }
         }
     }
 
@@ -188,8 +302,12 @@ impl Kubelet {
         let uid = event.pod_uid().to_string();
         let Some(worker) = self.pods.get_mut(&uid) else { return Vec::new() };
         let restart_policy = worker.restart_policy().to_string();
+        let terminating = worker.termination.is_some();
         let find = |worker: &mut PodWorker, name: &str| worker.containers.iter_mut().position(|c| c.launch.container == name);
         match event {
+            // Stopping: only exits of containers still running matter; a late
+            // pull failure or start (already stopped by the runtime) changes nothing.
+            RuntimeEvent::PullFailed { .. } | RuntimeEvent::Started { .. } if terminating => return Vec::new(),
             RuntimeEvent::PullFailed { container, message, .. } => {
                 let Some(i) = find(worker, &container) else { return Vec::new() };
                 let c = &mut worker.containers[i];
@@ -217,7 +335,11 @@ impl Kubelet {
                     started_at,
                     finished_at: now,
                 };
-                let restart = restart_policy == "Always" || (restart_policy == "OnFailure" && exit_code != 0);
+                if matches!(c.state, State::Terminated(_)) {
+                    // Already final (killed after the grace period): keep the first account.
+                    return Vec::new();
+                }
+                let restart = !terminating && (restart_policy == "Always" || (restart_policy == "OnFailure" && exit_code != 0));
                 if restart {
                     c.state = State::Waiting {
                         reason: "CrashLoopBackOff".into(),
@@ -236,15 +358,25 @@ impl Kubelet {
                 }
             }
         }
-        self.report(&uid, now)
+        self.settle(&uid, now)
     }
 
-    /// Starts containers whose back-off has elapsed.
+    /// Starts containers whose back-off has elapsed, kills those whose
+    /// grace period is over, and retries failed deletions.
     pub fn tick(&mut self, now: Timestamp) -> Vec<KubeletOutput> {
         let mut out = Vec::new();
         let uids: Vec<String> = self.pods.keys().cloned().collect();
         for uid in uids {
             let worker = self.pods.get_mut(&uid).expect("listed");
+            if let Some(t) = &worker.termination {
+                if t.deadline <= now && !worker.all_stopped() {
+                    worker.force_stop(now);
+                    // Said again in case the runtime missed it: stopping is idempotent.
+                    out.push(KubeletOutput::Runtime(RuntimeCommand::StopPod { pod_uid: uid.clone() }));
+                }
+                out.extend(self.settle(&uid, now));
+                continue;
+            }
             let mut changed = false;
             for c in &mut worker.containers {
                 if c.retry_at.is_some_and(|t| t <= now) {
@@ -266,7 +398,37 @@ impl Kubelet {
 
     /// When the kubelet next needs `tick`.
     pub fn next_wake(&self) -> Option<Timestamp> {
-        self.pods.values().flat_map(|w| w.containers.iter().filter_map(|c| c.retry_at)).min()
+        self.pods
+            .values()
+            .flat_map(|w| {
+                let termination = w.termination.as_ref().and_then(|t| match t.retry_delete_at {
+                    Some(retry) if !t.delete_sent => Some(retry),
+                    _ if !w.all_stopped() => Some(t.deadline),
+                    _ => None,
+                });
+                w.containers.iter().filter_map(|c| c.retry_at).chain(termination)
+            })
+            .min()
+    }
+
+    /// Reports the pod's status if it changed, then, if it is being deleted
+    /// and nothing of it runs any more, deletes it. In that order: the final
+    /// status (why each container stopped) is written before the pod goes.
+    fn settle(&mut self, uid: &str, now: Timestamp) -> Vec<KubeletOutput> {
+        let mut out = self.report(uid, now);
+        let Some(worker) = self.pods.get_mut(uid) else { return out };
+        let all_stopped = worker.all_stopped();
+        let Some(t) = &mut worker.termination else { return out };
+        if all_stopped && !t.delete_sent && t.retry_delete_at.is_none_or(|r| r <= now) {
+            t.delete_sent = true;
+            t.retry_delete_at = None;
+            out.push(KubeletOutput::Delete {
+                namespace: worker.pod.metadata.namespace.clone().unwrap_or_default(),
+                name: worker.pod.metadata.name.clone().unwrap_or_default(),
+                uid: uid.to_string(),
+            });
+        }
+        out
     }
 
     fn report(&mut self, uid: &str, now: Timestamp) -> Vec<KubeletOutput> {

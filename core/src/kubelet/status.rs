@@ -34,8 +34,12 @@ pub struct ContainerView<'a> {
     pub restart_count: i32,
 }
 
-/// The pod phase from its containers (the kubelet's getPhase).
-pub fn phase(containers: &[ContainerView<'_>], restart_policy: &str) -> &'static str {
+/// The pod phase from its containers (the kubelet's getPhase). `stopping`:
+/// the pod is being deleted, so no container will be restarted and, once none
+/// runs, how they ended decides between Succeeded and Failed whatever the
+/// restart policy (as the kubelet does since Kubernetes 1.27, so that a
+/// deleted pod ends in a terminal phase).
+pub fn phase(containers: &[ContainerView<'_>], restart_policy: &str, stopping: bool) -> &'static str {
     let (mut waiting, mut running, mut stopped, mut succeeded) = (0, 0, 0, 0);
     for c in containers {
         match c.state {
@@ -53,12 +57,12 @@ pub fn phase(containers: &[ContainerView<'_>], restart_policy: &str) -> &'static
     }
     if waiting > 0 || containers.is_empty() {
         "Pending"
-    } else if running > 0 || restart_policy == "Always" {
+    } else if running > 0 || (restart_policy == "Always" && !stopping) {
         // Under Always, stopped containers are about to be restarted.
         "Running"
     } else if stopped == succeeded && containers.iter().all(|c| matches!(c.state, State::Terminated(_))) {
         "Succeeded"
-    } else if restart_policy == "Never" {
+    } else if restart_policy == "Never" || stopping {
         "Failed"
     } else {
         // OnFailure: a failed container will be restarted.
@@ -180,7 +184,26 @@ mod tests {
         ];
         for (states, policy, want) in cases {
             let views: Vec<_> = states.iter().map(|s| view(s)).collect();
-            assert_eq!(phase(&views, policy), want, "{states:?} {policy}");
+            assert_eq!(phase(&views, policy, false), want, "{states:?} {policy}");
+        }
+    }
+
+    #[test]
+    fn a_stopped_pod_being_deleted_is_terminal_whatever_its_restart_policy() {
+        let running = State::Running { started_at: at(0) };
+        let (ok, failed) = (done(0), done(137));
+        let cases: Vec<(Vec<&State>, &str, &str)> = vec![
+            (vec![&running], "Always", "Running"),
+            (vec![&running, &failed], "Always", "Running"),
+            (vec![&ok], "Always", "Succeeded"),
+            (vec![&failed], "Always", "Failed"),
+            (vec![&ok, &failed], "Always", "Failed"),
+            (vec![&failed], "OnFailure", "Failed"),
+            (vec![&ok], "Never", "Succeeded"),
+        ];
+        for (states, policy, want) in cases {
+            let views: Vec<_> = states.iter().map(|s| view(s)).collect();
+            assert_eq!(phase(&views, policy, true), want, "{states:?} {policy}");
         }
     }
 
@@ -189,7 +212,7 @@ mod tests {
         let last = Terminated { exit_code: 1, reason: "Error".into(), message: None, started_at: None, finished_at: at(1) };
         let waiting = State::Waiting { reason: "CrashLoopBackOff".into(), message: None };
         let v = ContainerView { last_terminated: Some(&last), ..view(&waiting) };
-        assert_eq!(phase(&[v], "Always"), "Running");
+        assert_eq!(phase(&[v], "Always", false), "Running");
     }
 
     #[test]

@@ -1,18 +1,26 @@
 //! The in-page node's container runtime: fetches a pod's module, compiles
 //! it once per digest, and runs it with the WASI shim. The kubelet decisions
-//! are core's; this only carries out `Start` and reports what happened.
+//! are core's; this only carries out `Start` and reports what happened,
+//! including an exit when the pod's deletion stopped the container (the
+//! kubelet waits for that report before it deletes the pod).
 
 use super::wasi;
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::collections::HashMap;
 use tabernetes_core::images::{self, ImageRef};
 use tabernetes_core::kubelet::runtime::{ContainerLaunch, RuntimeEvent};
+use tabernetes_core::kubelet::EXIT_CODE_KILLED;
 
 /// What a running container tells the kubelet.
 pub enum Report {
     Event(RuntimeEvent),
     Log { pod_uid: String, container: String, data: String },
 }
+
+/// The message of a container stopped because its pod was deleted, as
+/// node-host words it (its exit code is the kubelet's 128 + SIGKILL).
+const KILLED_MESSAGE: &str = "stopped because its pod was deleted";
 
 /// Modules larger than this are refused before compiling.
 pub const MAX_MODULE_BYTES: usize = 64 * 1024 * 1024;
@@ -50,8 +58,11 @@ async fn load(image: &str) -> Result<(String, js_sys::WebAssembly::Module), Stri
 }
 
 /// Runs one container in the background and reports through `report`.
-/// `cancelled` is asked before the module starts: a pod deleted meanwhile never runs.
+/// `cancelled` is asked before the module starts (a pod deleted meanwhile never
+/// runs) and while it sleeps (see [`wasi::run_streaming`]); a module that
+/// computes without sleeping cannot be interrupted on the page's thread.
 pub fn start(launch: ContainerLaunch, cancelled: impl Fn() -> bool + 'static, report: impl Fn(Report) + 'static) {
+    let (cancelled, report) = (Rc::new(cancelled), Rc::new(report));
     wasm_bindgen_futures::spawn_local(async move {
         let (uid, name) = (launch.pod_uid.clone(), launch.container.clone());
         let (digest, module) = match load(&launch.image).await {
@@ -62,17 +73,26 @@ pub fn start(launch: ContainerLaunch, cancelled: impl Fn() -> bool + 'static, re
             return;
         }
         report(Report::Event(RuntimeEvent::Started { pod_uid: uid.clone(), container: name.clone(), image_id: digest }));
+        let killed = || Report::Event(RuntimeEvent::Exited { pod_uid: uid.clone(), container: name.clone(), exit_code: EXIT_CODE_KILLED, message: Some(KILLED_MESSAGE.into()) });
         // Let the page draw "Running" before the module takes the thread.
         gloo_timers::future::TimeoutFuture::new(0).await;
         if cancelled() {
-            return;
+            // It was reported Started: the kubelet waits to hear that it stopped.
+            return report(killed());
         }
-        let output = wasi::run_command(&module, &launch.argv, &launch.env, &[]);
-        for bytes in [&output.stdout, &output.stderr] {
-            if !bytes.is_empty() {
-                report(Report::Log { pod_uid: uid.clone(), container: name.clone(), data: String::from_utf8_lossy(bytes).into_owned() });
+        let on_output = {
+            let (report, uid, name) = (report.clone(), uid.clone(), name.clone());
+            move |_: wasi::Stream, bytes: &[u8]| {
+                report(Report::Log { pod_uid: uid.clone(), container: name.clone(), data: String::from_utf8_lossy(bytes).into_owned() })
             }
+        };
+        let is_cancelled = cancelled.clone();
+        let ended = wasi::run_streaming(&module, &launch.argv, &launch.env, &[], on_output, move || is_cancelled()).await;
+        match ended {
+            wasi::Ended::Exited { exit_code, trap } => {
+                report(Report::Event(RuntimeEvent::Exited { pod_uid: uid, container: name, exit_code, message: trap }))
+            }
+            wasi::Ended::Killed => report(killed()),
         }
-        report(Report::Event(RuntimeEvent::Exited { pod_uid: uid, container: name, exit_code: output.exit_code, message: output.trap }));
     });
 }

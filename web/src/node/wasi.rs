@@ -9,9 +9,20 @@
 //! capability). There is no filesystem, network or preopened directory: an in-page
 //! pod gets nothing the pod spec cannot grant here.
 //!
-//! `_start` runs synchronously on the calling thread. The shim does not bound CPU:
-//! a module that never returns blocks the thread it runs on, so callers that care
-//! should run it in a Worker or meter it before handing it over.
+//! `_start` runs on the calling thread. The shim does not bound CPU: a module that
+//! computes forever blocks the thread it runs on, so callers that care should run it
+//! in a Worker or meter it before handing it over.
+//!
+//! Sleeping is the one wait a command commonly makes (`poll_oneoff` with a clock
+//! subscription; Rust's `thread::sleep`), and blocking the page's thread for it
+//! would freeze the tab. So a wait is never served by blocking: [`run_streaming`]
+//! suspends the module's stack with WebAssembly JavaScript Promise Integration
+//! (JSPI, `WebAssembly.Suspending`/`promising`) where the engine has it, and the
+//! page runs on while the module sleeps; without JSPI (and always in
+//! [`run_command`]) a poll that would have to wait ends the run with
+//! [`EXIT_CODE_CANNOT_WAIT`] and [`CANNOT_WAIT_MESSAGE`], so a long-running pod
+//! fails clearly instead of hanging. Polls that need no waiting (stdio readiness,
+//! a timeout already due) are answered at once in both cases.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -34,6 +45,18 @@ pub const EXIT_CODE_NOT_STARTED: i32 = 128;
 /// CLI exits with on a trap and a shell reports for an aborted process, so a pod's
 /// terminated state can read the same on an in-page node and on node-host.
 pub const EXIT_CODE_TRAP: i32 = 134;
+
+/// Exit code when the module had to wait (`poll_oneoff`) and the engine cannot
+/// suspend it: 126 is what a shell reports for a command it found but cannot
+/// execute, which is what this node is saying about the module.
+pub const EXIT_CODE_CANNOT_WAIT: i32 = 126;
+
+/// Why a run ended with [`EXIT_CODE_CANNOT_WAIT`], worded for the pod's status.
+pub const CANNOT_WAIT_MESSAGE: &str = concat!(
+    "this module sleeps (poll_oneoff); the in-page node cannot run long-running modules ",
+    "in this browser (it needs WebAssembly JavaScript Promise Integration); ",
+    "schedule it on node-host (nodeSelector tabernetes.io/runtime: wasmtime)",
+);
 
 /// Per-stream capture limit. Logs live in the tab's memory, and a module printing in
 /// a loop must not be able to take the whole page down with it.
@@ -60,6 +83,31 @@ pub struct CommandOutput {
     pub trap: Option<String>,
 }
 
+/// Which output stream a chunk of [`run_streaming`] output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How a [`run_streaming`] run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// As in [`CommandOutput`]: the exit code, and why it stopped abnormally.
+    Exited {
+        exit_code: i32,
+        trap: Option<String>,
+    },
+    /// Stopped while it slept because `cancelled` said so (its pod was deleted).
+    Killed,
+}
+
+/// Whether this engine can suspend a module that sleeps (JSPI), so that
+/// [`run_streaming`] runs long-running modules instead of refusing them.
+pub fn can_suspend() -> bool {
+    jspi().is_some()
+}
+
 /// Compiles asynchronously because browsers refuse (or stall the page on) synchronous
 /// compilation of anything but tiny modules on the main thread; compile once per image
 /// digest, then [`run_command`] as often as needed.
@@ -75,72 +123,184 @@ pub async fn compile(bytes: &[u8]) -> Result<WebAssembly::Module, String> {
 }
 
 /// Runs to completion before returning, because a WASI preview1 command is a single
-/// blocking call (`_start`) with no way to suspend it; output is collected and handed
-/// back at the end rather than streamed. Synchronous instantiation of an already
-/// compiled module is allowed on a browser's main thread (only synchronous
-/// *compilation* is size-limited there), which is what makes this signature possible.
+/// blocking call (`_start`); output is collected and handed back at the end rather
+/// than streamed, and a module that would have to sleep is stopped with
+/// [`EXIT_CODE_CANNOT_WAIT`] (see [`run_streaming`] for one that may sleep).
+/// Synchronous instantiation of an already compiled module is allowed on a browser's
+/// main thread (only synchronous *compilation* is size-limited there), which is what
+/// makes this signature possible.
 pub fn run_command(
     module: &WebAssembly::Module,
     argv: &[String],
     env: &[(String, String)],
     stdin: &[u8],
 ) -> CommandOutput {
-    let process = Rc::new(Process::new(argv, env, stdin));
-    // A fresh object per run: `proc_exit` throws it, and only an identical object
-    // caught around `_start` means "exit", never some other exception that happens
-    // to look similar, nor the marker of a nested or earlier run.
-    let exit_marker: JsValue = Object::new().into();
-
-    let not_started = |message: String| CommandOutput {
-        exit_code: EXIT_CODE_NOT_STARTED,
-        stdout: Vec::new(),
-        stderr: Vec::new(),
-        trap: Some(message),
-    };
-
-    let (imports, _keep_alive) = match build_imports(module, &process, &exit_marker) {
-        Ok(built) => built,
-        Err(message) => return not_started(message),
-    };
-    let instance = match WebAssembly::Instance::new(module, &imports) {
-        Ok(instance) => instance,
-        Err(err) => {
-            return not_started(format!("instantiation failed: {}", describe_js_error(&err)))
+    let process = Rc::new(Process::new(
+        argv,
+        env,
+        stdin,
+        Waits::Refuse,
+        None,
+        Box::new(|| false),
+    ));
+    let ended = match Run::prepare(module, &process, None) {
+        Ok(run) => {
+            let result = run.start.call0(&JsValue::UNDEFINED);
+            run.finish(result)
         }
+        Err(message) => Ended::Exited {
+            exit_code: EXIT_CODE_NOT_STARTED,
+            trap: Some(message),
+        },
     };
-    let exports = instance.exports();
-    // The Memory object is stable for the instance's life; only its buffer is
-    // replaced on growth, which is why every access goes through `guest_memory()`.
-    if let Ok(memory) = Reflect::get(&exports, &"memory".into()) {
-        if let Ok(memory) = memory.dyn_into::<WebAssembly::Memory>() {
-            *process.memory.borrow_mut() = Some(memory);
-        }
-    }
-    let start = match Reflect::get(&exports, &"_start".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<Function>().ok())
-    {
-        Some(start) => start,
-        None => {
-            return not_started("module exports no `_start` function: not a WASI command".into())
-        }
+    let (exit_code, trap) = match ended {
+        Ended::Exited { exit_code, trap } => (exit_code, trap),
+        Ended::Killed => unreachable!("nothing cancels a run that never waits"),
     };
-
-    let (exit_code, trap) = match start.call0(&JsValue::UNDEFINED) {
-        Ok(_) => (0, None),
-        Err(thrown) if Object::is(&thrown, &exit_marker) => {
-            (process.exit_code.get().unwrap_or(0), None)
-        }
-        Err(thrown) => (EXIT_CODE_TRAP, Some(describe_js_error(&thrown))),
-    };
-    // `_keep_alive` (the import closures) is dropped at the end of this function;
-    // anything that still held the instance and called an import would get a JS
-    // error instead of touching a finished process.
     CommandOutput {
         exit_code,
         stdout: process.stdout.take().bytes,
         stderr: process.stderr.take().bytes,
         trap,
+    }
+}
+
+/// Runs a command that may run for a long time, as a pod's container does: output
+/// goes to `on_output` as the module runs (whenever it starts to sleep, and at the
+/// end), and the page keeps running while the module sleeps. `cancelled` is asked
+/// while it sleeps; once it says yes the module is abandoned at that point and the
+/// run ends [`Ended::Killed`].
+///
+/// Needs JSPI to suspend a sleeping module (see [`can_suspend`]); without it this
+/// runs like [`run_command`], a sleep ending the run with [`EXIT_CODE_CANNOT_WAIT`].
+pub async fn run_streaming(
+    module: &WebAssembly::Module,
+    argv: &[String],
+    env: &[(String, String)],
+    stdin: &[u8],
+    on_output: impl Fn(Stream, &[u8]) + 'static,
+    cancelled: impl Fn() -> bool + 'static,
+) -> Ended {
+    let jspi = jspi();
+    let waits = if jspi.is_some() {
+        Waits::Suspend
+    } else {
+        Waits::Refuse
+    };
+    let process = Rc::new(Process::new(
+        argv,
+        env,
+        stdin,
+        waits,
+        Some(Box::new(on_output)),
+        Box::new(cancelled),
+    ));
+    let ended = match Run::prepare(module, &process, jspi.as_ref()) {
+        Err(message) => Ended::Exited {
+            exit_code: EXIT_CODE_NOT_STARTED,
+            trap: Some(message),
+        },
+        Ok(run) => match &jspi {
+            None => {
+                let result = run.start.call0(&JsValue::UNDEFINED);
+                run.finish(result)
+            }
+            Some(jspi) => {
+                // `promising` runs `_start` on a stack of its own that a sleep can
+                // suspend; the promise settles when `_start` returns or throws.
+                let result = match jspi.promising.call1(&JsValue::UNDEFINED, &run.start) {
+                    Ok(start) => match start
+                        .unchecked_into::<Function>()
+                        .call0(&JsValue::UNDEFINED)
+                    {
+                        Ok(promise) => {
+                            wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise))
+                                .await
+                        }
+                        Err(thrown) => Err(thrown),
+                    },
+                    Err(thrown) => Err(thrown),
+                };
+                run.finish(result)
+            }
+        },
+    };
+    process.flush();
+    ended
+}
+
+/// One instance of a module, ready to start, with the objects its imports throw
+/// to end it; dropping it frees the imports.
+struct Run {
+    start: Function,
+    process: Rc<Process>,
+    markers: Markers,
+    _keep_alive: KeepAlive,
+}
+
+/// Fresh objects per run, thrown through the guest's stack to end it: only an
+/// identical object caught around `_start` means "exit" (or "cannot wait", or
+/// "killed"), never some other exception that happens to look similar, nor the
+/// marker of a nested or earlier run.
+struct Markers {
+    exit: JsValue,
+    cannot_wait: JsValue,
+    killed: JsValue,
+}
+
+impl Run {
+    fn prepare(
+        module: &WebAssembly::Module,
+        process: &Rc<Process>,
+        jspi: Option<&Jspi>,
+    ) -> Result<Run, String> {
+        let markers = Markers {
+            exit: Object::new().into(),
+            cannot_wait: Object::new().into(),
+            killed: Object::new().into(),
+        };
+        let (imports, keep_alive) = build_imports(module, process, &markers, jspi)?;
+        let instance = WebAssembly::Instance::new(module, &imports)
+            .map_err(|err| format!("instantiation failed: {}", describe_js_error(&err)))?;
+        let exports = instance.exports();
+        // The Memory object is stable for the instance's life; only its buffer is
+        // replaced on growth, which is why every access goes through `guest_memory()`.
+        if let Ok(memory) = Reflect::get(&exports, &"memory".into()) {
+            if let Ok(memory) = memory.dyn_into::<WebAssembly::Memory>() {
+                *process.memory.borrow_mut() = Some(memory);
+            }
+        }
+        let start = Reflect::get(&exports, &"_start".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok())
+            .ok_or("module exports no `_start` function: not a WASI command")?;
+        Ok(Run {
+            start,
+            process: process.clone(),
+            markers,
+            _keep_alive: keep_alive,
+        })
+    }
+
+    /// How `_start`'s call (or its promise) ended. The imports are freed with
+    /// `self`: anything that still held the instance and called an import would
+    /// get a JS error instead of touching a finished process.
+    fn finish(self, result: Result<JsValue, JsValue>) -> Ended {
+        let exit_code = |code, trap| Ended::Exited {
+            exit_code: code,
+            trap,
+        };
+        match result {
+            Ok(_) => exit_code(0, None),
+            Err(thrown) if Object::is(&thrown, &self.markers.exit) => {
+                exit_code(self.process.exit_code.get().unwrap_or(0), None)
+            }
+            Err(thrown) if Object::is(&thrown, &self.markers.cannot_wait) => {
+                exit_code(EXIT_CODE_CANNOT_WAIT, Some(CANNOT_WAIT_MESSAGE.to_string()))
+            }
+            Err(thrown) if Object::is(&thrown, &self.markers.killed) => Ended::Killed,
+            Err(thrown) => exit_code(EXIT_CODE_TRAP, Some(describe_js_error(&thrown))),
+        }
     }
 }
 
@@ -159,6 +319,18 @@ fn describe_js_error(err: &JsValue) -> String {
 // ---------------------------------------------------------------------------------
 // Process state
 
+/// Receives captured output when a run streams it.
+type OutputFn = Box<dyn Fn(Stream, &[u8])>;
+
+/// What a `poll_oneoff` that has to wait does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Waits {
+    /// End the run ([`EXIT_CODE_CANNOT_WAIT`]): blocking the thread is never an option.
+    Refuse,
+    /// Hand the engine a promise (JSPI suspends the module until it settles).
+    Suspend,
+}
+
 /// Everything the imports share, reached through an `Rc` because each import is its
 /// own JS-callable closure.
 struct Process {
@@ -173,10 +345,21 @@ struct Process {
     stdout: RefCell<Capture>,
     stderr: RefCell<Capture>,
     exit_code: Cell<Option<i32>>,
+    waits: Waits,
+    /// Where captured output goes at each sleep and at the end, when streaming.
+    on_output: Option<OutputFn>,
+    cancelled: Box<dyn Fn() -> bool>,
 }
 
 impl Process {
-    fn new(argv: &[String], env: &[(String, String)], stdin: &[u8]) -> Self {
+    fn new(
+        argv: &[String],
+        env: &[(String, String)],
+        stdin: &[u8],
+        waits: Waits,
+        on_output: Option<OutputFn>,
+        cancelled: Box<dyn Fn() -> bool>,
+    ) -> Self {
         let c_string = |s: String| {
             let mut bytes = s.into_bytes();
             bytes.push(0);
@@ -194,6 +377,26 @@ impl Process {
             stdout: RefCell::default(),
             stderr: RefCell::default(),
             exit_code: Cell::new(None),
+            waits,
+            on_output,
+            cancelled,
+        }
+    }
+
+    /// Hands captured output to `on_output` (when streaming). Each borrow ends
+    /// before the callback runs, which may do anything, even log synchronously.
+    fn flush(&self) {
+        let Some(on_output) = &self.on_output else {
+            return;
+        };
+        for (stream, capture) in [
+            (Stream::Stdout, &self.stdout),
+            (Stream::Stderr, &self.stderr),
+        ] {
+            let bytes = std::mem::take(&mut capture.borrow_mut().bytes);
+            if !bytes.is_empty() {
+                on_output(stream, &bytes);
+            }
         }
     }
 
@@ -210,7 +413,10 @@ impl Process {
 
 #[derive(Default)]
 struct Capture {
+    /// Not yet handed over (all of it, for a run that does not stream).
     bytes: Vec<u8>,
+    /// Kept since the start: the limit is per run, however often it was flushed.
+    kept: usize,
     truncated: bool,
 }
 
@@ -219,7 +425,7 @@ impl Capture {
         if self.truncated {
             0
         } else {
-            OUTPUT_LIMIT.saturating_sub(self.bytes.len())
+            OUTPUT_LIMIT.saturating_sub(self.kept)
         }
     }
 
@@ -405,6 +611,7 @@ fn fd_write(p: &Process, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32) -> Re
         if take > 0 {
             let bytes = mem.read(ptr, take)?;
             capture.bytes.extend_from_slice(&bytes);
+            capture.kept += bytes.len();
         }
         if take < len {
             capture.mark_truncated();
@@ -493,7 +700,8 @@ fn keep<T: ?Sized + WasmClosure + 'static>(
 fn build_imports(
     module: &WebAssembly::Module,
     process: &Rc<Process>,
-    exit_marker: &JsValue,
+    markers: &Markers,
+    jspi: Option<&Jspi>,
 ) -> Result<(Object, KeepAlive), String> {
     let mut keep_alive = KeepAlive::new();
     let wasi = Object::new();
@@ -512,7 +720,7 @@ fn build_imports(
             unsupported.push(format!("{namespace}.{name} ({kind})"));
             continue;
         }
-        let function = match make_import(&name, process, exit_marker, &mut keep_alive) {
+        let function = match make_import(&name, process, markers, jspi, &mut keep_alive)? {
             Some(function) => function,
             None => enosys
                 .get_or_insert_with(|| {
@@ -545,9 +753,10 @@ fn build_imports(
 fn make_import(
     name: &str,
     process: &Rc<Process>,
-    exit_marker: &JsValue,
+    markers: &Markers,
+    jspi: Option<&Jspi>,
     keep_alive: &mut KeepAlive,
-) -> Option<JsValue> {
+) -> Result<Option<JsValue>, String> {
     let p = process.clone();
     let function = match name {
         "args_sizes_get" => keep(
@@ -656,31 +865,252 @@ fn make_import(
             Closure::<dyn Fn() -> i32>::own_assert_unwind_safe(|| errno::SUCCESS),
             keep_alive,
         ),
-        // Sleeping would freeze the page: there is no way to block a browser thread
-        // politely, so `poll_oneoff` is left unsupported instead of busy-waiting.
-        "poll_oneoff" => keep(
-            Closure::<dyn Fn(i32, i32, i32, i32) -> i32>::own_assert_unwind_safe(|_, _, _, _| {
-                errno::NOSYS
-            }),
-            keep_alive,
-        ),
+        // Never blocks (that would freeze the page): answered at once when it can be,
+        // else suspended (JSPI) or refused; see the module docs.
+        "poll_oneoff" => {
+            let (cannot_wait, killed, waits) =
+                (markers.cannot_wait.clone(), markers.killed.clone(), p.waits);
+            let poll = keep(
+                Closure::<dyn Fn(i32, i32, i32, i32) -> JsValue>::own_assert_unwind_safe(
+                    move |subs, events, count, nevents| match poll_oneoff(
+                        &p,
+                        subs as u32,
+                        events as u32,
+                        count as u32,
+                        nevents as u32,
+                    ) {
+                        Ok(None) => errno::SUCCESS.into(),
+                        Err(e) => e.into(),
+                        Ok(Some(wait)) => match p.waits {
+                            Waits::Refuse => cannot_wait.clone(),
+                            Waits::Suspend => sleep(p.clone(), wait, killed.clone()),
+                        },
+                    },
+                ),
+                keep_alive,
+            );
+            match (waits, jspi) {
+                (Waits::Suspend, Some(jspi)) => {
+                    Reflect::construct(&jspi.suspending, &js_sys::Array::of1(&poll))
+                        .map_err(|e| format!("WebAssembly.Suspending: {}", describe_js_error(&e)))?
+                }
+                _ => throwing(&poll, &markers.cannot_wait),
+            }
+        }
         "proc_exit" => {
-            let marker = exit_marker.clone();
-            keep(
-                Closure::<dyn Fn(i32)>::own_assert_unwind_safe(move |code| {
-                    // A JS exception is the only way to abandon the guest's stack from
-                    // inside a call. Skipping this frame's epilogue is harmless: it owns
-                    // nothing to drop (the throw consumes the marker), and the shadow
-                    // stack pointer it leaves lowered is reset by the first Rust frame
-                    // the exception returns into (around `_start`), whose epilogue
-                    // restores it from a saved base rather than relatively.
+            let marker = markers.exit.clone();
+            let record = keep(
+                Closure::<dyn Fn(i32) -> JsValue>::own_assert_unwind_safe(move |code| {
                     p.exit_code.set(Some(code));
-                    wasm_bindgen::throw_val(marker.clone())
+                    marker.clone()
                 }),
                 keep_alive,
-            )
+            );
+            // The throw that abandons the guest's stack happens in JS, after this
+            // Rust closure has returned normally: a Rust frame skipped by an
+            // exception would leave our shadow stack pointer lowered, and on a
+            // stack JSPI resumed there is no Rust frame below to restore it.
+            throwing(&record, &markers.exit)
         }
-        _ => return None,
+        _ => return Ok(None),
     };
-    Some(function)
+    Ok(Some(function))
+}
+
+// ---------------------------------------------------------------------------------
+// Waiting: poll_oneoff, and suspending with JSPI
+
+/// `WebAssembly.Suspending` and `WebAssembly.promising`, looked up rather than
+/// imported because engines without JSPI (Node 20, older browsers) must still run
+/// everything else.
+struct Jspi {
+    suspending: Function,
+    promising: Function,
+}
+
+fn jspi() -> Option<Jspi> {
+    let wasm = Reflect::get(&js_sys::global(), &"WebAssembly".into()).ok()?;
+    let function = |name: &str| {
+        Reflect::get(&wasm, &name.into())
+            .ok()?
+            .dyn_into::<Function>()
+            .ok()
+    };
+    Some(Jspi {
+        suspending: function("Suspending")?,
+        promising: function("promising")?,
+    })
+}
+
+thread_local! {
+    /// `(f, marker) => (...args) => { r = f(...args); if (r === marker) throw marker; return r }`
+    static THROWING: Function = Function::new_with_args(
+        "f, marker",
+        "return function () { const r = f.apply(undefined, arguments); if (r === marker) throw marker; return r; };",
+    );
+}
+
+/// Wraps an import so that returning `marker` throws it instead: how an import
+/// ends the run without unwinding through Rust frames (see `proc_exit`).
+fn throwing(function: &JsValue, marker: &JsValue) -> JsValue {
+    THROWING
+        .with(|t| t.call2(&JsValue::UNDEFINED, function, marker))
+        .expect("the wrapper is plain JS")
+}
+
+/// How often a sleeping module checks whether it was cancelled: the latency of
+/// deleting a sleeping pod.
+const CANCEL_CHECK_MS: f64 = 100.0;
+
+/// A poll that can only be answered by waiting: for `ns` nanoseconds, then one
+/// event for the clock subscription `userdata`.
+struct Wait {
+    ns: u64,
+    userdata: u64,
+    events: u32,
+    nevents: u32,
+}
+
+const SUBSCRIPTION_SIZE: u32 = 48;
+const EVENT_SIZE: u32 = 32;
+const EVENTTYPE_CLOCK: u8 = 0;
+const EVENTTYPE_FD_READ: u8 = 1;
+const EVENTTYPE_FD_WRITE: u8 = 2;
+const SUBCLOCKFLAG_ABSTIME: u16 = 1;
+const EVENTRWFLAG_HANGUP: u16 = 1;
+
+/// struct event { u64 userdata; u16 error @8; u8 type @10; u64 nbytes @16; u16 flags @24 }
+fn event(
+    userdata: u64,
+    error: Errno,
+    type_: u8,
+    nbytes: u64,
+    flags: u16,
+) -> [u8; EVENT_SIZE as usize] {
+    let mut e = [0u8; EVENT_SIZE as usize];
+    e[0..8].copy_from_slice(&userdata.to_le_bytes());
+    e[8..10].copy_from_slice(&(error as u16).to_le_bytes());
+    e[10] = type_;
+    e[16..24].copy_from_slice(&nbytes.to_le_bytes());
+    e[24..26].copy_from_slice(&flags.to_le_bytes());
+    e
+}
+
+/// Answers what is ready now: stdio is always ready (stdin is a buffer, stdout and
+/// stderr are captured), a bad fd or clock is an event carrying its error, and a
+/// clock whose time has come fires. If nothing is ready, the earliest clock is
+/// what must be waited for.
+fn poll_oneoff(
+    p: &Process,
+    subs: u32,
+    events: u32,
+    count: u32,
+    nevents: u32,
+) -> Result<Option<Wait>, Errno> {
+    if count == 0 {
+        // Nothing to wait for would block forever: wasmtime answers EINVAL too.
+        return Err(errno::INVAL);
+    }
+    let mem = p.guest_memory()?;
+    let raw = mem.read(
+        subs,
+        count.checked_mul(SUBSCRIPTION_SIZE).ok_or(errno::FAULT)?,
+    )?;
+    mem.view(events, count.checked_mul(EVENT_SIZE).ok_or(errno::FAULT)?)?;
+    let mut ready = Vec::new();
+    let mut earliest: Option<(u64, u64)> = None;
+    for sub in raw.chunks_exact(SUBSCRIPTION_SIZE as usize) {
+        let u64_at = |at: usize| u64::from_le_bytes(sub[at..at + 8].try_into().expect("8 bytes"));
+        let u32_at = |at: usize| u32::from_le_bytes(sub[at..at + 4].try_into().expect("4 bytes"));
+        let userdata = u64_at(0);
+        match sub[8] {
+            EVENTTYPE_CLOCK => {
+                let (id, timeout) = (u32_at(16), u64_at(24));
+                let absolute = u16::from_le_bytes([sub[40], sub[41]]) & SUBCLOCKFLAG_ABSTIME != 0;
+                match clock_now_ns(id) {
+                    Err(e) => ready.push(event(userdata, e, EVENTTYPE_CLOCK, 0, 0)),
+                    Ok(now) => {
+                        let ns = if absolute {
+                            timeout.saturating_sub(now)
+                        } else {
+                            timeout
+                        };
+                        if ns == 0 {
+                            ready.push(event(userdata, errno::SUCCESS, EVENTTYPE_CLOCK, 0, 0));
+                        } else if earliest.is_none_or(|(best, _)| ns < best) {
+                            earliest = Some((ns, userdata));
+                        }
+                    }
+                }
+            }
+            EVENTTYPE_FD_READ => ready.push(match u32_at(16) {
+                0 => {
+                    let left = (p.stdin.len() - p.stdin_pos.get()) as u64;
+                    event(
+                        userdata,
+                        errno::SUCCESS,
+                        EVENTTYPE_FD_READ,
+                        left,
+                        if left == 0 { EVENTRWFLAG_HANGUP } else { 0 },
+                    )
+                }
+                _ => event(userdata, errno::BADF, EVENTTYPE_FD_READ, 0, 0),
+            }),
+            EVENTTYPE_FD_WRITE => ready.push(match u32_at(16) {
+                1 | 2 => event(
+                    userdata,
+                    errno::SUCCESS,
+                    EVENTTYPE_FD_WRITE,
+                    OUTPUT_LIMIT as u64,
+                    0,
+                ),
+                _ => event(userdata, errno::BADF, EVENTTYPE_FD_WRITE, 0, 0),
+            }),
+            _ => return Err(errno::INVAL),
+        }
+    }
+    if ready.is_empty() {
+        let (ns, userdata) = earliest.expect("every subscription is ready or a clock");
+        return Ok(Some(Wait {
+            ns,
+            userdata,
+            events,
+            nevents,
+        }));
+    }
+    for (i, e) in ready.iter().enumerate() {
+        mem.write(events + i as u32 * EVENT_SIZE, e)?;
+    }
+    mem.write_u32(nevents, ready.len() as u32)?;
+    Ok(None)
+}
+
+/// The promise a suspended `poll_oneoff` returns: it settles when the wait is
+/// over (the guest resumes with the clock's event) or rejects with `killed` once
+/// `cancelled` says so (the guest is abandoned where it sleeps). Output so far is
+/// handed over first, so a sleeping module's logs are seen while it sleeps.
+fn sleep(p: Rc<Process>, wait: Wait, killed: JsValue) -> JsValue {
+    p.flush();
+    // Timers in a background tab are throttled (to 1 s or more), so the end is a
+    // deadline on the clock, not a count of timer ticks.
+    let deadline = performance_now() + wait.ns as f64 / 1e6;
+    let wake = async move {
+        loop {
+            if (p.cancelled)() {
+                return Err(killed);
+            }
+            let left = deadline - performance_now();
+            if left <= 0.0 {
+                break;
+            }
+            gloo_timers::future::TimeoutFuture::new(left.min(CANCEL_CHECK_MS).ceil() as u32).await;
+        }
+        let fired = event(wait.userdata, errno::SUCCESS, EVENTTYPE_CLOCK, 0, 0);
+        let result = p.guest_memory().and_then(|mem| {
+            mem.write(wait.events, &fired)?;
+            mem.write_u32(wait.nevents, 1)
+        });
+        Ok(JsValue::from(to_errno(result)))
+    };
+    wasm_bindgen_futures::future_to_promise(wake).into()
 }
