@@ -150,6 +150,7 @@ class Kubectl(unittest.TestCase):
             self.cluster.wait_for(lambda: any("DELETED" in l for l in lines), "the DELETED event", timeout=20)
         finally:
             watcher.terminate()
+            watcher.wait(timeout=10)
         events = [l.split() for l in lines if l.strip()]
         self.assertEqual([e[0] for e in events], ["ADDED", "MODIFIED", "DELETED"], lines)
         self.assertTrue(all(e[1] == "first" for e in events))
@@ -172,7 +173,7 @@ class Kubectl(unittest.TestCase):
         self.assertIn("ScalingReplicaSet", described, "describe shows the controller's events")
         pod = self.k("get", "pods", "-l", "app=tweak", "-o", "name").stdout.split()[0]
         described_pod = self.k("describe", pod).stdout
-        self.assertIn("Node:             laptop/", described_pod)
+        self.assertRegex(described_pod, r"Node:\s+laptop/")
         self.assertIn("Scheduled", described_pod)
 
     def test_scale_and_rollout_status_history_undo(self):

@@ -10,7 +10,7 @@ use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use crate::store::{EventType, ObjectKey, Store, StoreError, StoreEvent};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 pub type WatchId = u64;
@@ -33,6 +33,11 @@ impl WatchFilter {
     pub fn matches(&self, object: &Value) -> bool {
         self.labels.matches(object) && self.fields.matches(object)
     }
+
+    /// No selectors: every object of the resource (and namespace) is seen.
+    fn selects_all(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
 }
 
 #[derive(Debug)]
@@ -54,7 +59,8 @@ pub type SharedEvent = Arc<Value>;
 #[derive(Debug, Default)]
 pub struct Watches {
     next_id: WatchId,
-    open: BTreeMap<WatchId, OpenWatch>,
+    /// Looked up once per watcher per event: a hash map, not a tree.
+    open: HashMap<WatchId, OpenWatch>,
     /// Caught-up watches by storage resource name.
     by_resource: HashMap<String, Vec<WatchId>>,
     /// Opened behind `pumped_through`; delivered individually until caught up.
@@ -94,13 +100,14 @@ impl Watches {
     /// is up to date, so it can resume from there after a disconnect.
     pub fn bookmarks(&mut self, store: &Store) -> Vec<(WatchId, SharedEvent)> {
         let revision = store.revision();
-        self.open
-            .iter()
-            .filter(|(id, _)| !self.lagging.contains(id) && self.pumped_through == revision)
-            .filter_map(|(id, w)| {
-                let (api_version, kind) = w.bookmarks.as_ref()?;
+        let mut ids: Vec<WatchId> = self.open.keys().copied().filter(|id| !self.lagging.contains(id) && self.pumped_through == revision).collect();
+        // In id order, so the same history gives the same events.
+        ids.sort_unstable();
+        ids.into_iter()
+            .filter_map(|id| {
+                let (api_version, kind) = self.open[&id].bookmarks.as_ref()?;
                 let object = json!({"apiVersion": api_version, "kind": kind, "metadata": {"resourceVersion": revision.to_string()}});
-                Some((*id, Arc::new(event_json("BOOKMARK", &object))))
+                Some((id, Arc::new(event_json("BOOKMARK", &object))))
             })
             .collect()
     }
@@ -143,7 +150,7 @@ impl Watches {
                         if !watch.filter.covers(&event.key) {
                             continue;
                         }
-                        if let Some(shared) = visible(&watch.filter, event, &mut HashMap::new()) {
+                        if let Some(shared) = visible(&watch.filter, event, &mut Default::default()) {
                             out.push((id, shared));
                         }
                     }
@@ -167,10 +174,13 @@ impl Watches {
                 for event in events {
                     let Some(ids) = self.by_resource.get(&event.key.resource) else { continue };
                     // One JSON event per way of seeing this change, shared by all watchers.
-                    let mut shared = HashMap::new();
+                    let mut shared = Default::default();
+                    out.reserve(ids.len());
                     for id in ids {
                         let watch = &self.open[id];
-                        if event.revision <= watch.cursor || !watch.filter.covers(&event.key) {
+                        // Indexed by resource already; the namespace and the
+                        // watch's start revision remain to check.
+                        if event.revision <= watch.cursor || watch.filter.namespace.as_ref().is_some_and(|ns| *ns != event.key.namespace) {
                             continue;
                         }
                         if let Some(e) = visible(&watch.filter, event, &mut shared) {
@@ -189,19 +199,33 @@ impl Watches {
             }
             Err(_) => {}
         }
+        // Indexed watches' cursors are implicitly `pumped_through` from here on.
         self.pumped_through = head;
-        for watch in self.open.values_mut() {
-            watch.cursor = watch.cursor.max(head);
-        }
         out
     }
 }
 
+/// The events already built for one store event, by kind (ADDED, MODIFIED, DELETED).
+type Built = [Option<SharedEvent>; 3];
+
 /// The event `filter` sees for a store event, reusing one already built for the same kind.
-fn visible(filter: &WatchFilter, event: &StoreEvent, shared: &mut HashMap<&'static str, SharedEvent>) -> Option<SharedEvent> {
-    let kind = visible_change(filter, event.event_type, &event.object, event.previous.as_ref())?;
+fn visible(filter: &WatchFilter, event: &StoreEvent, built: &mut Built) -> Option<SharedEvent> {
+    let kind = if filter.selects_all() {
+        match event.event_type {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    } else {
+        visible_change(filter, event.event_type, &event.object, event.previous.as_ref())?
+    };
+    let slot = match kind {
+        "ADDED" => 0,
+        "MODIFIED" => 1,
+        _ => 2,
+    };
     // Leaving a selection is a DELETED of the object as it now is, like Kubernetes.
-    Some(shared.entry(kind).or_insert_with(|| Arc::new(event_json(kind, &event.object))).clone())
+    Some(built[slot].get_or_insert_with(|| Arc::new(event_json(kind, &event.object))).clone())
 }
 
 /// How a change looks through a filter: None if the watcher sees nothing.
