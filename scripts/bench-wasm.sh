@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Builds one of core's benchmarks for wasm32-wasip1 and runs it on Node's V8,
+# so its figures sit next to the native ones (cargo bench -p tabernetes-core).
+#   scripts/bench-wasm.sh store
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BENCH="${1:?usage: scripts/bench-wasm.sh BENCH (e.g. store)}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+. scripts/wasm-env.sh
+cargo bench --locked -p tabernetes-core --bench "$BENCH" --target wasm32-wasip1 --no-run
+wasm="$(ls -t "$CARGO_TARGET_DIR"/wasm32-wasip1/release/deps/"$BENCH"-*.wasm | head -1)"
+echo "running $wasm on node $(node --version)"
+node scripts/run-wasi.mjs "$wasm"
