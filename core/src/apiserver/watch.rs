@@ -40,7 +40,7 @@ impl WatchFilter {
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct OpenWatch {
     filter: WatchFilter,
     /// The last revision this watch has been given (or decided to skip).
@@ -56,7 +56,7 @@ pub type SharedEvent = Arc<Value>;
 /// Open watches. Those that are caught up are indexed by resource, and one
 /// pass over new store events reaches them all; a watch opened at an older
 /// revision catches up on its own first, then joins the index.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Watches {
     next_id: WatchId,
     /// Looked up once per watcher per event: a hash map, not a tree.

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Fuzzes the API server's request handler (core/fuzz, libFuzzer via cargo-fuzz)
+# for a bounded time: scripts/fuzz.sh [SECONDS] (default 60). A crash input is
+# kept under core/fuzz/artifacts/ and the script fails.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECONDS_TO_RUN="${1:-60}"
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+cd "$ROOT/core"
+toolchain=()
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    toolchain=(+nightly)
+else
+    # cargo-fuzz passes -Z flags; stable accepts them when told it is bootstrapping.
+    export RUSTC_BOOTSTRAP=1
+fi
+# Safe Rust: look for panics and broken invariants, without a sanitizer's cost.
+cargo "${toolchain[@]}" fuzz run api_request --sanitizer none --release -- \
+    -max_total_time="$SECONDS_TO_RUN" -rss_limit_mb=4096 -print_final_stats=1
