@@ -6,7 +6,8 @@
 #   2. the in-page WASI shim's tests on a real WebAssembly engine (Node);
 #   3. the playground in headless Chromium against a real node-host;
 #   4. the real kubectl and the official Python client against node-host's
-#      standalone mode (tests/kubectl).
+#      standalone mode (tests/kubectl);
+#   5. a bounded fuzzing run of the API request handler (core/fuzz).
 # Uses CARGO_TARGET_DIR if set (a cache outside the clone is fine), else target/.
 set -euo pipefail
 
@@ -42,5 +43,8 @@ say "the real kubectl and the official Python client against node-host standalon
     export PATH="$PATH:$ROOT/.tools/venv/bin" NODE_HOST_BIN="$CARGO_TARGET_DIR/debug/node-host" DIST_DIR="$ROOT/dist"
     cd tests/kubectl && "$ROOT/.tools/venv/bin/python" -m unittest -v test_kubectl test_python_client
 )
+
+say "fuzz the API request handler for ${TABERNETES_FUZZ_SECONDS:=60} s"
+scripts/fuzz.sh "$TABERNETES_FUZZ_SECONDS"
 
 say "all tests passed in $((SECONDS - start)) s"
