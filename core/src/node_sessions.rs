@@ -14,6 +14,9 @@ use std::collections::{BTreeMap, HashMap};
 
 pub type SessionId = u64;
 
+/// A watch event for a watch that no node session holds.
+pub type WatchDelivery = (WatchId, SharedEvent);
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum State {
     /// Waiting for the node's Hello.
@@ -123,7 +126,7 @@ impl NodeSessions {
     }
 
     /// Splits pumped watch events into those for node sessions and the rest.
-    pub fn route(&self, events: Vec<(WatchId, SharedEvent)>) -> (Vec<(SessionId, PlaneMessage)>, Vec<(WatchId, SharedEvent)>) {
+    pub fn route(&self, events: Vec<(WatchId, SharedEvent)>) -> (Vec<(SessionId, PlaneMessage)>, Vec<WatchDelivery>) {
         let mut routed = Vec::new();
         let mut unrouted = Vec::new();
         for (watch, event) in events {

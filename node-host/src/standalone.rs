@@ -80,7 +80,7 @@ impl ClusterLoop {
                     Some(call) => self.serve(call),
                     None => break,
                 },
-                Some(text) = from_node.recv() => self.from_node(&text),
+                Some(text) = from_node.recv() => self.on_node_message(&text),
                 _ = tick.tick() => {
                     self.plane.tick(crate::node::now());
                     self.http_watches.retain(|_, tx| !tx.is_closed());
@@ -117,7 +117,7 @@ impl ClusterLoop {
         }
     }
 
-    fn from_node(&mut self, text: &str) {
+    fn on_node_message(&mut self, text: &str) {
         let message = match protocol::decode::<NodeMessage>(text) {
             Ok(message) => message,
             Err(e) => {

@@ -38,7 +38,7 @@ impl<'a> User<'a> {
     fn is(&self, subject: &Subject, binding_namespace: &str) -> bool {
         match subject.kind.as_str() {
             "User" => subject.name == self.name,
-            "Group" => self.groups.iter().any(|g| *g == subject.name),
+            "Group" => self.groups.contains(&subject.name),
             "ServiceAccount" => {
                 let namespace = subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
                 self.name == format!("system:serviceaccount:{namespace}:{}", subject.name)

@@ -300,9 +300,12 @@ pub fn parse_path(path: &str) -> Result<RequestTarget, ApiError> {
 mod tests {
     use super::*;
 
+    /// (plural, namespace, name, subresource), or None for a 404.
+    type Addressed<'a> = Option<(&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>)>;
+
     #[test]
     fn paths_name_the_resource_namespace_name_and_subresource() {
-        let cases: &[(&str, Option<(&str, Option<&str>, Option<&str>, Option<&str>)>)] = &[
+        let cases: &[(&str, Addressed)] = &[
             ("/api/v1/pods", Some(("pods", None, None, None))),
             ("/api/v1/namespaces/default/pods", Some(("pods", Some("default"), None, None))),
             ("/api/v1/namespaces/default/pods/hello", Some(("pods", Some("default"), Some("hello"), None))),

@@ -303,6 +303,7 @@ mod tests {
         }
         let pumped = watches.pump(&store);
         assert_eq!(pumped.len(), 1);
+        assert_eq!(pumped[0].0, id);
         assert_eq!(pumped[0].1["type"], "ERROR");
         assert_eq!(pumped[0].1["object"]["code"], 410);
         assert!(watches.is_empty());

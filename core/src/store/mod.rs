@@ -62,11 +62,12 @@ impl Store {
     /// A store holding `objects` as of `revision`, with an empty history
     /// (a restore: watches from before it must relist).
     pub fn restored(revision: u64, objects: BTreeMap<ObjectKey, Value>) -> Self {
-        let mut store = Self::default();
-        store.objects = objects.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        store.revision = revision;
-        store.compacted_through = revision;
-        store
+        Store {
+            revision,
+            objects: objects.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            compacted_through: revision,
+            ..Self::default()
+        }
     }
 
     /// Every object, in key order.

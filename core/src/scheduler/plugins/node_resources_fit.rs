@@ -85,7 +85,8 @@ mod tests {
     fn filter_table() {
         let used = |cpu, mem, pods| Resources { milli_cpu: cpu, memory: mem, pods, ..Default::default() };
         let gpu = json!({"containers": [{"name": "c", "resources": {"requests": {"example.com/gpu": "2"}}}]});
-        let cases: Vec<(serde_json::Value, Resources, Result<(), Vec<&str>>)> = vec![
+        type Case<'a> = (serde_json::Value, Resources, Result<(), Vec<&'a str>>);
+        let cases: Vec<Case> = vec![
             (requesting("1", "512Mi"), used(0, 0, 0), Ok(())),
             (requesting("1", "512Mi"), used(1000, 512 << 20, 1), Ok(())),
             (requesting("1500m", "512Mi"), used(1000, 0, 1), Err(vec!["Insufficient cpu"])),
