@@ -48,67 +48,59 @@ impl<'a> User<'a> {
     }
 }
 
-/// Whether `user` may do what `attributes` describe.
-pub fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
-    if user.name.is_empty() || user.groups.iter().any(|g| g == MASTERS) {
-        return true;
-    }
-    let role = |kind: &str, namespace: &str, name: &str| -> Vec<PolicyRule> {
-        let (resource, namespace) = if kind == "ClusterRole" { ("clusterroles.rbac.authorization.k8s.io", "") } else { ("roles.rbac.authorization.k8s.io", namespace) };
-        let Some(object) = store.get(&ObjectKey::new(resource, namespace, name)) else { return Vec::new() };
-        if kind == "ClusterRole" {
-            serde_json::from_value::<ClusterRole>((**object).clone()).ok().and_then(|r| r.rules).unwrap_or_default()
-        } else {
-            serde_json::from_value::<Role>((**object).clone()).ok().and_then(|r| r.rules).unwrap_or_default()
-        }
-    };
-    for (_, binding) in store.list("clusterrolebindings.rbac.authorization.k8s.io", None) {
-        let Ok(binding) = serde_json::from_value::<ClusterRoleBinding>((**binding).clone()) else { continue };
-        if binding.subjects.iter().flatten().any(|s| user.is(s, "")) && role("ClusterRole", "", &binding.role_ref.name).iter().any(|r| covers(r, attributes)) {
-            return true;
-        }
-    }
-    let Attributes::Resource { namespace, .. } = attributes else { return false };
-    if namespace.is_empty() {
-        return false;
-    }
-    for (_, binding) in store.list("rolebindings.rbac.authorization.k8s.io", Some(namespace)) {
-        let Ok(binding) = serde_json::from_value::<RoleBinding>((**binding).clone()) else { continue };
-        if binding.subjects.iter().flatten().any(|s| user.is(s, namespace)) && role(&binding.role_ref.kind, namespace, &binding.role_ref.name).iter().any(|r| covers(r, attributes)) {
-            return true;
-        }
-    }
-    false
+const CLUSTER_ROLES: &str = "clusterroles.rbac.authorization.k8s.io";
+const ROLES: &str = "roles.rbac.authorization.k8s.io";
+const CLUSTER_ROLE_BINDINGS: &str = "clusterrolebindings.rbac.authorization.k8s.io";
+const ROLE_BINDINGS: &str = "rolebindings.rbac.authorization.k8s.io";
+
+/// A typed view of a stored object, read in place (no copy of the JSON).
+fn read<T: serde::de::DeserializeOwned>(object: &Value) -> Option<T> {
+    T::deserialize(object).ok()
 }
 
-/// The rules that apply to `user` in `namespace`, for SelfSubjectRulesReview.
+fn is_superuser(user: &User<'_>) -> bool {
+    user.name.is_empty() || user.groups.iter().any(|g| g == MASTERS)
+}
+
+/// Whether `user` may do what `attributes` describe.
+pub fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
+    if is_superuser(user) {
+        return true;
+    }
+    let namespace = match attributes {
+        Attributes::Resource { namespace, .. } => namespace.as_str(),
+        Attributes::NonResource { .. } => "",
+    };
+    rules_for(store, user, namespace).iter().any(|r| covers(r, attributes))
+}
+
+/// The rules that apply to `user` in `namespace` (cluster-wide ones only for
+/// ""): what `allowed` checks, and what SelfSubjectRulesReview lists.
 pub fn rules_for(store: &Store, user: &User<'_>, namespace: &str) -> Vec<PolicyRule> {
-    if user.name.is_empty() || user.groups.iter().any(|g| g == MASTERS) {
+    if is_superuser(user) {
         return vec![rule(&["*"], &["*"], &["*"])];
     }
-    let mut rules = Vec::new();
-    let cluster_role = |name: &str| -> Vec<PolicyRule> {
-        store
-            .get(&ObjectKey::new("clusterroles.rbac.authorization.k8s.io", "", name))
-            .and_then(|o| serde_json::from_value::<ClusterRole>((**o).clone()).ok())
-            .and_then(|r| r.rules)
-            .unwrap_or_default()
+    let role_rules = |kind: &str, name: &str| -> Vec<PolicyRule> {
+        let rules = if kind == "ClusterRole" {
+            store.get(&ObjectKey::new(CLUSTER_ROLES, "", name)).and_then(|o| read::<ClusterRole>(o)).and_then(|r| r.rules)
+        } else {
+            store.get(&ObjectKey::new(ROLES, namespace, name)).and_then(|o| read::<Role>(o)).and_then(|r| r.rules)
+        };
+        rules.unwrap_or_default()
     };
-    for (_, binding) in store.list("clusterrolebindings.rbac.authorization.k8s.io", None) {
-        let Ok(binding) = serde_json::from_value::<ClusterRoleBinding>((**binding).clone()) else { continue };
+    let mut rules = Vec::new();
+    for (_, binding) in store.list(CLUSTER_ROLE_BINDINGS, None) {
+        let Some(binding) = read::<ClusterRoleBinding>(binding) else { continue };
         if binding.subjects.iter().flatten().any(|s| user.is(s, "")) {
-            rules.extend(cluster_role(&binding.role_ref.name));
+            rules.extend(role_rules("ClusterRole", &binding.role_ref.name));
         }
     }
-    for (_, binding) in store.list("rolebindings.rbac.authorization.k8s.io", Some(namespace)) {
-        let Ok(binding) = serde_json::from_value::<RoleBinding>((**binding).clone()) else { continue };
-        if !binding.subjects.iter().flatten().any(|s| user.is(s, namespace)) {
-            continue;
-        }
-        if binding.role_ref.kind == "ClusterRole" {
-            rules.extend(cluster_role(&binding.role_ref.name));
-        } else if let Some(role) = store.get(&ObjectKey::new("roles.rbac.authorization.k8s.io", namespace, &binding.role_ref.name)) {
-            rules.extend(serde_json::from_value::<Role>((**role).clone()).ok().and_then(|r| r.rules).unwrap_or_default());
+    if !namespace.is_empty() {
+        for (_, binding) in store.list(ROLE_BINDINGS, Some(namespace)) {
+            let Some(binding) = read::<RoleBinding>(binding) else { continue };
+            if binding.subjects.iter().flatten().any(|s| user.is(s, namespace)) {
+                rules.extend(role_rules(&binding.role_ref.kind, &binding.role_ref.name));
+            }
         }
     }
     rules

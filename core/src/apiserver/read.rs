@@ -62,16 +62,18 @@ impl ApiServer {
             None => (self.store.revision(), None),
         };
         let mut items: Vec<&Arc<Value>> = Vec::new();
+        let mut last_key = None;
         let mut next = None;
-        for (key, object) in self.store.list(&storage, target.namespace.as_deref()) {
-            if after.as_ref().is_some_and(|a| key <= a) || !(labels.matches(object) && fields.matches(object)) {
+        for (key, object) in self.store.list_after(&storage, target.namespace.as_deref(), after.as_ref()) {
+            if !(labels.matches(object) && fields.matches(object)) {
                 continue;
             }
             if limit > 0 && items.len() == limit {
-                next = Some(continue_token(revision, &ObjectKey::new(storage.clone(), items.last().and_then(|o| o.pointer("/metadata/namespace")).and_then(Value::as_str).unwrap_or(""), items.last().and_then(|o| o.pointer("/metadata/name")).and_then(Value::as_str).unwrap_or(""))));
+                next = last_key.map(|last| continue_token(revision, last));
                 break;
             }
             items.push(object);
+            last_key = Some(key);
         }
         let mut metadata = json!({"resourceVersion": revision.to_string()});
         if let Some(token) = next {

@@ -98,9 +98,24 @@ impl Store {
         resource: &'a str,
         namespace: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)> + 'a {
-        let start = ObjectKey::new(resource, namespace.unwrap_or(""), "");
+        self.list_after(resource, namespace, None)
+    }
+
+    /// As `list`, starting after `after` (a page's last key), so paging
+    /// through a list does not re-read the pages before.
+    pub fn list_after<'a>(
+        &'a self,
+        resource: &'a str,
+        namespace: Option<&'a str>,
+        after: Option<&ObjectKey>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)> + 'a {
+        use std::ops::Bound::{Excluded, Included};
+        let start = match after {
+            Some(key) => Excluded(key.clone()),
+            None => Included(ObjectKey::new(resource, namespace.unwrap_or(""), "")),
+        };
         self.objects
-            .range(start..)
+            .range((start, std::ops::Bound::Unbounded))
             .take_while(move |(k, _)| {
                 k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns)
             })
