@@ -47,9 +47,28 @@ pub struct Running {
 impl Running {
     /// The URL a learner opens to join this machine to the playground it serves.
     pub fn join_url(&self) -> String {
-        let host = if self.addr.ip().is_unspecified() { format!("127.0.0.1:{}", self.addr.port()) } else { self.addr.to_string() };
-        format!("http://{host}/#join={}", self.token)
+        format!("http://{}/#join={}", client_host(self.addr), self.token)
     }
+}
+
+/// The `host:port` a client on this machine uses for `addr` (loopback for a wildcard).
+fn client_host(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+/// Starts this machine's node loop (wasmtime, the built-in modules of
+/// `dist`); its sessions are fed through the returned sender.
+fn spawn_node(node: NodeInfo, dist: &std::path::Path) -> anyhow::Result<tokio::sync::mpsc::UnboundedSender<node::SessionEvent>> {
+    let runtime = runtime::Runtime::new()?;
+    let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
+    let pods = pods::Pods::new(runtime, modules::ModuleSource::new(dist.join("modules")), reports_tx);
+    let (sessions_tx, sessions_rx) = node::channels();
+    tokio::spawn(node::NodeLoop::new(node, pods).run(sessions_rx, reports_rx));
+    Ok(sessions_tx)
 }
 
 /// Binds, starts the node loop and the HTTP server, and returns at once.
@@ -58,11 +77,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let token = config.token.unwrap_or_else(security::new_token);
     let guard = security::Guard::new(token.clone(), addr, &config.allow_origins);
-    let runtime = runtime::Runtime::new()?;
-    let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
-    let pods = pods::Pods::new(runtime, modules::ModuleSource::new(config.dist.join("modules")), reports_tx);
-    let (sessions_tx, sessions_rx) = node::channels();
-    tokio::spawn(node::NodeLoop::new(config.node, pods).run(sessions_rx, reports_rx));
+    let sessions_tx = spawn_node(config.node, &config.dist)?;
     let app = server::router(guard, sessions_tx, config.dist);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Running { addr, token, server })
@@ -84,20 +99,23 @@ pub struct StandaloneConfig {
 
 pub struct StandaloneRunning {
     pub addr: SocketAddr,
+    /// The API's URL, as written in the kubeconfig.
+    pub url: String,
     pub credentials: Vec<kube_api::Credential>,
     /// The CA that signed the API's serving certificate.
     pub ca_pem: String,
     pub server: JoinHandle<std::io::Result<()>>,
     /// Ends when the control plane has stopped and saved its state.
     pub cluster: JoinHandle<()>,
-    calls: tokio::sync::mpsc::UnboundedSender<standalone::ApiCall>,
+    handle: axum_server::Handle<SocketAddr>,
 }
 
 impl StandaloneRunning {
-    /// Stops serving and lets the control plane save its state.
+    /// Stops serving (open connections too, so no watch keeps the control
+    /// plane alive) and lets the control plane save its state.
     pub async fn shutdown(self) {
-        self.server.abort();
-        drop(self.calls);
+        self.handle.shutdown();
+        let _ = self.server.await;
         let _ = self.cluster.await;
     }
 }
@@ -107,24 +125,23 @@ impl StandaloneRunning {
 pub async fn start_standalone(config: StandaloneConfig) -> anyhow::Result<StandaloneRunning> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let runtime = runtime::Runtime::new()?;
-    let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
-    let pods = pods::Pods::new(runtime, modules::ModuleSource::new(config.dist.join("modules")), reports_tx);
-    let (sessions_tx, sessions_rx) = node::channels();
-    tokio::spawn(node::NodeLoop::new(config.node, pods).run(sessions_rx, reports_rx));
+    let sessions_tx = spawn_node(config.node, &config.dist)?;
     let (calls, calls_rx) = tokio::sync::mpsc::unbounded_channel();
     let cluster = standalone::ClusterLoop::new(config.seed, config.state, sessions_tx)?;
     let cluster = tokio::spawn(cluster.run(calls_rx));
     let credentials = kube_api::default_credentials();
-    let host = if addr.ip().is_unspecified() { format!("127.0.0.1:{}", addr.port()) } else { addr.to_string() };
+    let url = format!("https://{}", client_host(addr));
     let identity = tls::generate(addr.ip())?;
-    kubeconfig::write(&config.kubeconfig, &format!("https://{host}"), &identity.ca_pem, &credentials)?;
-    // The API has bearer tokens, so the join token of the page mode is not used here.
-    let guard = security::Guard::new(String::new(), addr, &config.allow_origins);
-    let api = kube_api::KubeApi { calls: calls.clone(), credentials: std::sync::Arc::new(credentials.clone()), guard: std::sync::Arc::new(guard.clone()) };
+    kubeconfig::write(&config.kubeconfig, &url, &identity.ca_pem, &credentials)?;
+    // The API has bearer tokens; the page mode's join token has no use here,
+    // and an empty one matches nothing.
+    let guard = std::sync::Arc::new(security::Guard::new(String::new(), addr, &config.allow_origins));
+    let api = kube_api::KubeApi { calls, credentials: std::sync::Arc::new(credentials.clone()), guard: guard.clone() };
     let app = server::api_router(guard, api, config.dist);
     let tls = tls::rustls_config(&identity).await?;
     let listener = listener.into_std()?;
-    let server = tokio::spawn(async move { axum_server::from_tcp_rustls(listener, tls)?.serve(app.into_make_service()).await });
-    Ok(StandaloneRunning { addr, credentials, ca_pem: identity.ca_pem, server, cluster, calls })
+    let handle = axum_server::Handle::new();
+    let serving = handle.clone();
+    let server = tokio::spawn(async move { axum_server::from_tcp_rustls(listener, tls)?.handle(serving).serve(app.into_make_service()).await });
+    Ok(StandaloneRunning { addr, url, credentials, ca_pem: identity.ca_pem, server, cluster, handle })
 }

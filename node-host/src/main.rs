@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Mode::Standalone { listen, kubeconfig, state, seed }) = args.mode {
         let config = node_host::StandaloneConfig { listen, kubeconfig: kubeconfig.clone(), state, dist: args.dist, allow_origins: args.allow_origins, node, seed };
         let running = node_host::start_standalone(config).await?;
-        println!("node-host {} serving the Kubernetes API on http://{} with this machine as node {name:?}", env!("CARGO_PKG_VERSION"), running.addr);
+        println!("node-host {} serving the Kubernetes API on {} with this machine as node {name:?}", env!("CARGO_PKG_VERSION"), running.url);
         println!("Wrote {}; try:", kubeconfig.display());
         println!();
         println!("    kubectl --kubeconfig {} get nodes", kubeconfig.display());

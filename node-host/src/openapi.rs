@@ -107,7 +107,7 @@ fn group_version_document(group: &str, version: &str) -> Value {
 }
 
 struct Documents {
-    root: Value,
+    root: String,
     by_path: BTreeMap<String, String>,
 }
 
@@ -123,17 +123,17 @@ fn documents() -> &'static Documents {
             root.insert(key.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{key}?hash={hash}")}));
             by_path.insert(key, text);
         }
-        Documents { root: json!({"paths": root}), by_path }
+        Documents { root: json!({"paths": root}).to_string(), by_path }
     })
 }
 
 /// The body for `/openapi/...`, or None (404) for anything else.
-pub fn serve(path: &str) -> Option<String> {
+pub fn serve(path: &str) -> Option<&'static str> {
     let rest = path.strip_prefix("/openapi/v3")?.trim_matches('/');
     if rest.is_empty() {
-        return Some(documents().root.to_string());
+        return Some(&documents().root);
     }
-    documents().by_path.get(rest).cloned()
+    documents().by_path.get(rest).map(String::as_str)
 }
 
 #[cfg(test)]

@@ -49,10 +49,6 @@ impl Guard {
         Guard { token, allowed_hosts, allowed_origins }
     }
 
-    pub fn token(&self) -> &str {
-        &self.token
-    }
-
     pub fn check_host(&self, host: Option<&str>) -> Result<(), Refusal> {
         match (&self.allowed_hosts, host) {
             (None, _) => Ok(()),
@@ -73,7 +69,8 @@ impl Guard {
 
     pub fn check_token(&self, presented: Option<&str>) -> Result<(), Refusal> {
         let presented = presented.unwrap_or("").as_bytes();
-        let ok: bool = presented.len() == self.token.len() && bool::from(presented.ct_eq(self.token.as_bytes()));
+        // An empty token (standalone mode has no joins) matches nothing.
+        let ok: bool = !self.token.is_empty() && presented.len() == self.token.len() && bool::from(presented.ct_eq(self.token.as_bytes()));
         if ok {
             Ok(())
         } else {
@@ -131,6 +128,8 @@ mod tests {
         assert_eq!(g.check_token(Some("0123456789abcdef0123456789abcdee")), Err(Refusal::Token));
         assert_eq!(g.check_token(Some("")), Err(Refusal::Token));
         assert_eq!(g.check_token(None), Err(Refusal::Token));
+        let no_joins = Guard::new(String::new(), "127.0.0.1:8080".parse().unwrap(), &[]);
+        assert_eq!(no_joins.check_token(Some("")), Err(Refusal::Token));
         assert_eq!(new_token().len(), 32);
         assert_ne!(new_token(), new_token());
     }

@@ -40,9 +40,8 @@ pub fn router(guard: Guard, sessions: UnboundedSender<SessionEvent>, dist: PathB
 }
 
 /// Standalone mode: the Kubernetes API, and the playground's files beside it.
-pub fn api_router(guard: Guard, api: crate::kube_api::KubeApi, dist: PathBuf) -> Router {
-    let guard = Arc::new(guard);
-    let state = AppState { guard: guard.clone(), sessions: mpsc::unbounded_channel().0, next_session: Arc::default() };
+pub fn api_router(guard: Arc<Guard>, api: crate::kube_api::KubeApi, dist: PathBuf) -> Router {
+    let state = AppState { guard, sessions: mpsc::unbounded_channel().0, next_session: Arc::default() };
     let kube = Router::new()
         .route("/api", any(crate::kube_api::serve))
         .route("/api/{*rest}", any(crate::kube_api::serve))

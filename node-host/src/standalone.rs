@@ -83,7 +83,10 @@ impl ClusterLoop {
                 Some(text) = from_node.recv() => self.on_node_message(&text),
                 _ = tick.tick() => {
                     self.plane.tick(crate::node::now());
-                    self.http_watches.retain(|_, tx| !tx.is_closed());
+                    let gone: Vec<WatchId> = self.http_watches.iter().filter(|(_, tx)| tx.is_closed()).map(|(id, _)| *id).collect();
+                    for watch in gone {
+                        self.close_http_watch(watch);
+                    }
                 }
                 _ = bookmarks.tick() => {
                     for (watch, event) in self.plane.bookmarks() {
@@ -100,21 +103,29 @@ impl ClusterLoop {
     fn serve(&mut self, call: ApiCall) {
         let now = crate::node::now();
         let is_plain_read = call.request.method == Method::Get && !call.request.flag("watch");
-        let reply = if is_plain_read {
-            ApiReply::Response(self.plane.read(&call.request, now))
-        } else {
-            match self.plane.handle(&call.request, now) {
-                ApiResult::Response(response) => ApiReply::Response(response),
-                ApiResult::Watch { id, initial } => {
-                    let (tx, events) = mpsc::unbounded_channel();
-                    self.http_watches.insert(id, tx);
-                    ApiReply::Watch { initial, events }
+        if is_plain_read {
+            let _ = call.reply.send(ApiReply::Response(self.plane.read(&call.request, now)));
+            return;
+        }
+        match self.plane.handle(&call.request, now) {
+            ApiResult::Response(response) => {
+                let _ = call.reply.send(ApiReply::Response(response));
+            }
+            ApiResult::Watch { id, initial } => {
+                let (tx, events) = mpsc::unbounded_channel();
+                self.http_watches.insert(id, tx);
+                if call.reply.send(ApiReply::Watch { initial, events }).is_err() {
+                    // The client went away before its watch opened.
+                    self.close_http_watch(id);
                 }
             }
-        };
-        if let Err(ApiReply::Watch { .. }) = call.reply.send(reply) {
-            // The client went away before its watch opened; nothing will read it.
         }
+    }
+
+    /// Ends an HTTP watch on both sides: its stream and the control plane's watch.
+    fn close_http_watch(&mut self, watch: WatchId) {
+        self.http_watches.remove(&watch);
+        self.plane.close_watch(watch);
     }
 
     fn on_node_message(&mut self, text: &str) {
@@ -146,9 +157,8 @@ impl ClusterLoop {
         let expired = event.get("type").and_then(|t| t.as_str()) == Some("ERROR");
         let delivered = self.http_watches.get(&watch).is_some_and(|tx| tx.send(event).is_ok());
         if !delivered || expired {
-            // The client is gone, or the server ended the watch: free both sides.
-            self.http_watches.remove(&watch);
-            self.plane.close_watch(watch);
+            // The client is gone, or the server ended the watch.
+            self.close_http_watch(watch);
         }
     }
 
