@@ -12,6 +12,7 @@ pub mod kubelet;
 pub mod labels;
 pub mod manifest;
 pub mod node_sessions;
+pub mod object_meta;
 pub mod protocol;
 pub mod quantity;
 pub mod scheduler;

@@ -62,7 +62,8 @@ fn is_superuser(user: &User<'_>) -> bool {
     user.name.is_empty() || user.groups.iter().any(|g| g == MASTERS)
 }
 
-/// Whether `user` may do what `attributes` describe.
+/// Whether `user` may do what `attributes` describe. Stops at the first
+/// role that allows it, so most requests decode few bindings.
 pub fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
     if is_superuser(user) {
         return true;
@@ -71,39 +72,39 @@ pub fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool 
         Attributes::Resource { namespace, .. } => namespace.as_str(),
         Attributes::NonResource { .. } => "",
     };
-    rules_for(store, user, namespace).iter().any(|r| covers(r, attributes))
+    bound_roles(store, user, namespace).any(|(kind, name)| role_rules(store, &kind, namespace, &name).iter().any(|r| covers(r, attributes)))
 }
 
 /// The rules that apply to `user` in `namespace` (cluster-wide ones only for
-/// ""): what `allowed` checks, and what SelfSubjectRulesReview lists.
+/// ""), for SelfSubjectRulesReview.
 pub fn rules_for(store: &Store, user: &User<'_>, namespace: &str) -> Vec<PolicyRule> {
     if is_superuser(user) {
         return vec![rule(&["*"], &["*"], &["*"])];
     }
-    let role_rules = |kind: &str, name: &str| -> Vec<PolicyRule> {
-        let rules = if kind == "ClusterRole" {
-            store.get(&ObjectKey::new(CLUSTER_ROLES, "", name)).and_then(|o| read::<ClusterRole>(o)).and_then(|r| r.rules)
-        } else {
-            store.get(&ObjectKey::new(ROLES, namespace, name)).and_then(|o| read::<Role>(o)).and_then(|r| r.rules)
-        };
-        rules.unwrap_or_default()
+    bound_roles(store, user, namespace).flat_map(|(kind, name)| role_rules(store, &kind, namespace, &name)).collect()
+}
+
+/// The roles (kind, name) bound to `user`: by ClusterRoleBindings, then by
+/// RoleBindings in `namespace`.
+fn bound_roles<'a>(store: &'a Store, user: &'a User<'a>, namespace: &'a str) -> impl Iterator<Item = (String, String)> + 'a {
+    let cluster = store.list(CLUSTER_ROLE_BINDINGS, None).filter_map(move |(_, b)| {
+        let binding = read::<ClusterRoleBinding>(b)?;
+        binding.subjects.iter().flatten().any(|s| user.is(s, "")).then(|| ("ClusterRole".to_string(), binding.role_ref.name))
+    });
+    let local = store.list(ROLE_BINDINGS, Some(namespace)).filter(move |_| !namespace.is_empty()).filter_map(move |(_, b)| {
+        let binding = read::<RoleBinding>(b)?;
+        binding.subjects.iter().flatten().any(|s| user.is(s, namespace)).then_some((binding.role_ref.kind, binding.role_ref.name))
+    });
+    cluster.chain(local)
+}
+
+fn role_rules(store: &Store, kind: &str, namespace: &str, name: &str) -> Vec<PolicyRule> {
+    let rules = if kind == "ClusterRole" {
+        store.get(&ObjectKey::new(CLUSTER_ROLES, "", name)).and_then(|o| read::<ClusterRole>(o)).and_then(|r| r.rules)
+    } else {
+        store.get(&ObjectKey::new(ROLES, namespace, name)).and_then(|o| read::<Role>(o)).and_then(|r| r.rules)
     };
-    let mut rules = Vec::new();
-    for (_, binding) in store.list(CLUSTER_ROLE_BINDINGS, None) {
-        let Some(binding) = read::<ClusterRoleBinding>(binding) else { continue };
-        if binding.subjects.iter().flatten().any(|s| user.is(s, "")) {
-            rules.extend(role_rules("ClusterRole", &binding.role_ref.name));
-        }
-    }
-    if !namespace.is_empty() {
-        for (_, binding) in store.list(ROLE_BINDINGS, Some(namespace)) {
-            let Some(binding) = read::<RoleBinding>(binding) else { continue };
-            if binding.subjects.iter().flatten().any(|s| user.is(s, namespace)) {
-                rules.extend(role_rules(&binding.role_ref.kind, &binding.role_ref.name));
-            }
-        }
-    }
-    rules
+    rules.unwrap_or_default()
 }
 
 /// RBAC's rule matching: `*` matches anything, `resource/subresource` names a

@@ -7,6 +7,8 @@ use super::resources::{RequestTarget, NAMESPACES, PODS};
 use super::{is_dry_run, ApiError, ApiRequest, ApiResponse, ApiServer, BUILTIN_NAMESPACES};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use crate::object_meta;
+use crate::store::ObjectKey;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -86,7 +88,7 @@ impl ApiServer {
         }
         let mut object = (*old).clone();
         let grace = self.grace_period(target, &old, options.grace_period);
-        let mut finalizers: Vec<String> = meta.get("finalizers").and_then(Value::as_array).map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect()).unwrap_or_default();
+        let mut finalizers = object_meta::finalizers(&old);
         // The policy becomes a finalizer the garbage collector acts on.
         let propagation = options.propagation.unwrap_or(Propagation::Background);
         let policy_finalizer = match propagation {
@@ -98,10 +100,11 @@ impl ApiServer {
             finalizers.retain(|x| x != FOREGROUND_FINALIZER && x != ORPHAN_FINALIZER);
             finalizers.push(f.to_string());
         }
-        let namespace_finalizers = target.resource.plural == NAMESPACES.plural
-            && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
-        let already_marked = meta.get("deletionTimestamp").is_some_and(|t| !t.is_null());
-        if finalizers.is_empty() && !namespace_finalizers && grace == 0 {
+        if !finalizers.is_empty() {
+            object["metadata"]["finalizers"] = json!(finalizers);
+        }
+        let already_marked = object_meta::is_being_deleted(&old);
+        if !object_meta::is_held(&object) && grace == 0 {
             if is_dry_run(req)? {
                 return Ok(ApiResponse::json(200, object));
             }
@@ -116,9 +119,6 @@ impl ApiServer {
             let deadline = now.checked_add(SignedDuration::from_secs(grace)).unwrap_or(now);
             object["metadata"]["deletionTimestamp"] = json!(Time(deadline));
             object["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
-        }
-        if !finalizers.is_empty() {
-            object["metadata"]["finalizers"] = json!(finalizers);
         }
         if target.resource.plural == NAMESPACES.plural {
             object["status"]["phase"] = json!("Terminating");
@@ -162,15 +162,17 @@ impl ApiServer {
 
     pub(super) fn delete_collection(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<ApiResponse, ApiError> {
         let (labels, fields) = Self::selectors(req, target.resource)?;
-        let names: Vec<String> = self
+        // Keys, not names: a collection across namespaces deletes in each.
+        let keys: Vec<ObjectKey> = self
             .store
             .list(&target.resource.storage_name(), target.namespace.as_deref())
             .filter(|(_, o)| labels.matches(o) && fields.matches(o))
-            .map(|(k, _)| k.name.clone())
+            .map(|(k, _)| k.clone())
             .collect();
         let mut items = Vec::new();
-        for name in names {
-            let one = RequestTarget { name: Some(name), ..target.clone() };
+        for key in keys {
+            let namespace = (!key.namespace.is_empty()).then_some(key.namespace);
+            let one = RequestTarget { name: Some(key.name), namespace, ..target.clone() };
             let response = self.delete(req, &one, now)?;
             items.extend(response.json_body().cloned());
         }

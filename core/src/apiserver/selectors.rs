@@ -125,7 +125,16 @@ fn label_value(value: &str) -> Result<String, String> {
 /// A conjunction of `field=value` / `field!=value` terms over the fields a
 /// resource supports selecting on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FieldSelector(Vec<(String, bool, String)>);
+pub struct FieldSelector(Vec<FieldTerm>);
+
+/// `field=value` (or `!=`), with the field already as a JSON pointer
+/// (`/spec/nodeName`): matching runs per object per watcher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct FieldTerm {
+    pointer: String,
+    equal: bool,
+    value: String,
+}
 
 /// Fields every resource can be selected on.
 const COMMON_FIELDS: &[&str] = &["metadata.name", "metadata.namespace"];
@@ -146,7 +155,7 @@ impl FieldSelector {
             if !COMMON_FIELDS.contains(&field) && !supported.contains(&field) {
                 return Err(format!("field label not supported: {field}"));
             }
-            terms.push((field.to_string(), equal, value.trim().to_string()));
+            terms.push(FieldTerm { pointer: format!("/{}", field.replace('.', "/")), equal, value: value.trim().to_string() });
         }
         Ok(FieldSelector(terms))
     }
@@ -156,10 +165,17 @@ impl FieldSelector {
     }
 
     pub fn matches(&self, object: &Value) -> bool {
-        self.0.iter().all(|(field, equal, value)| {
-            let pointer = format!("/{}", field.replace('.', "/"));
-            let actual = object.pointer(&pointer).and_then(Value::as_str).unwrap_or("");
-            (actual == value) == *equal
+        self.0.iter().all(|term| {
+            // Numbers and booleans (`status.replicas`, `spec.unschedulable`)
+            // compare by their text, as Kubernetes' field sets hold them.
+            let same = match object.pointer(&term.pointer) {
+                None | Some(Value::Null) => term.value.is_empty(),
+                Some(Value::String(s)) => *s == term.value,
+                Some(Value::Bool(b)) => b.to_string() == term.value,
+                Some(Value::Number(n)) => n.to_string() == term.value,
+                Some(_) => false,
+            };
+            same == term.equal
         })
     }
 }
@@ -216,6 +232,10 @@ mod tests {
         assert!(!FieldSelector::parse("spec.nodeName=n2", &["spec.nodeName"]).unwrap().matches(&obj));
         // An unset field compares as the empty string, as in Kubernetes (unscheduled pods: spec.nodeName=).
         assert!(FieldSelector::parse("status.phase=", &["status.phase"]).unwrap().matches(&obj));
+        let node = json!({"spec": {"unschedulable": true}, "status": {"replicas": 3}});
+        assert!(FieldSelector::parse("spec.unschedulable=true", &["spec.unschedulable"]).unwrap().matches(&node));
+        assert!(FieldSelector::parse("status.replicas=3", &["status.replicas"]).unwrap().matches(&node));
+        assert!(!FieldSelector::parse("status.replicas!=3", &["status.replicas"]).unwrap().matches(&node));
         let err = FieldSelector::parse("spec.schedulerName=x", &["spec.nodeName"]).unwrap_err();
         assert_eq!(err, "field label not supported: spec.schedulerName");
     }

@@ -290,3 +290,16 @@ fn node_taints_are_validated() {
     assert_eq!(response.status, 422);
     assert_eq!(response.json_body().unwrap()["details"]["causes"][0]["field"], "spec.taints[0].effect");
 }
+
+#[test]
+fn delete_collection_across_namespaces_deletes_in_each() {
+    let mut api = server();
+    call(&mut api, ApiRequest::post("/api/v1/namespaces", json!({"metadata": {"name": "team"}})));
+    let config = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": {"sweep": "yes"}}});
+    call(&mut api, ApiRequest::post("/api/v1/namespaces/default/configmaps", config("a")));
+    call(&mut api, ApiRequest::post("/api/v1/namespaces/team/configmaps", config("b")));
+    let swept = call(&mut api, ApiRequest::delete("/api/v1/configmaps").with_query("labelSelector", "sweep=yes"));
+    assert_eq!(swept.status, 200, "{:?}", swept.json_body());
+    assert_eq!(swept.json_body().unwrap()["items"].as_array().unwrap().len(), 2);
+    assert_eq!(call(&mut api, ApiRequest::get("/api/v1/namespaces/team/configmaps/b")).status, 404);
+}

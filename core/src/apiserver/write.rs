@@ -5,6 +5,7 @@ use super::resources::{RequestTarget, PODS, SERVICES};
 use super::status::{self, FieldError};
 use super::strategy::{self, Write};
 use super::{already_exists, is_dry_run, set_condition, ApiError, ApiRequest, ApiResponse, ApiServer, FieldValidation};
+use crate::object_meta;
 use crate::store::{resource_version, StoreError};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -103,11 +104,8 @@ impl ApiServer {
 
     /// Kubernetes refuses new finalizers on an object that is being deleted.
     fn refuse_new_finalizers(old: &Value, new: &Value) -> Result<(), ApiError> {
-        let list = |o: &Value| -> Vec<String> {
-            o.pointer("/metadata/finalizers").and_then(Value::as_array).map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect()).unwrap_or_default()
-        };
-        let before = list(old);
-        if let Some(added) = list(new).into_iter().find(|f| !before.contains(f)) {
+        let before = object_meta::finalizers(old);
+        if let Some(added) = object_meta::finalizers(new).into_iter().find(|f| !before.contains(f)) {
             return Err(ApiError::Forbidden { message: format!("no new finalizers can be added if the object is being deleted, found new finalizers [{added}]") });
         }
         Ok(())
@@ -115,13 +113,8 @@ impl ApiServer {
 
     /// An object marked for deletion with no finalizers left and no grace period to wait out.
     pub(super) fn deletion_is_complete(object: &Value) -> bool {
-        let meta = &object["metadata"];
-        let marked = meta.get("deletionTimestamp").is_some_and(|t| !t.is_null());
-        let finalizers = meta.get("finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
-        let namespace_finalizers = object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
-            && object.get("kind").and_then(Value::as_str) == Some("Namespace");
-        let grace = meta.get("deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
-        marked && !finalizers && !namespace_finalizers && grace == 0
+        let grace = object.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+        object_meta::is_being_deleted(object) && !object_meta::is_held(object) && grace == 0
     }
 
     pub(super) fn write_error(target: &RequestTarget, name: &str, e: StoreError) -> ApiError {

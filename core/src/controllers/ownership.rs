@@ -6,12 +6,12 @@
 //! right labels is taken in.
 
 use super::CONTROLLER_MANAGER;
+pub use crate::object_meta::{finalizers, is_being_deleted, labels, name, namespace, uid};
 use crate::apiserver::resources::{ResourceType, ALL};
 use crate::apiserver::{ApiRequest, ApiServer};
 use crate::store::ObjectKey;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub fn owner_references(object: &Value) -> &[Value] {
@@ -21,38 +21,6 @@ pub fn owner_references(object: &Value) -> &[Value] {
 /// The owner reference marked `controller: true`, if any.
 pub fn controller_of(object: &Value) -> Option<&Value> {
     owner_references(object).iter().find(|r| r["controller"] == true)
-}
-
-pub fn uid(object: &Value) -> &str {
-    object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("")
-}
-
-pub fn name(object: &Value) -> &str {
-    object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
-}
-
-pub fn namespace(object: &Value) -> &str {
-    object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("")
-}
-
-pub fn is_being_deleted(object: &Value) -> bool {
-    object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null())
-}
-
-pub fn labels(object: &Value) -> BTreeMap<String, String> {
-    object
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-        .unwrap_or_default()
-}
-
-pub fn finalizers(object: &Value) -> Vec<String> {
-    object
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
-        .unwrap_or_default()
 }
 
 /// The reference an owner puts on what it creates or adopts. It blocks the
