@@ -10,6 +10,7 @@
 //! The arithmetic is in `rollout`, the status in `rollout_status`; this file
 //! is the order of the steps and the writes.
 
+use super::replica_set::selector_of;
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, labels, uid};
 use super::pod_template_hash;
@@ -135,10 +136,6 @@ impl DeploymentController {
             self.queue.add(d_key);
         }
     }
-}
-
-fn selector_of(d: &Value) -> Option<LabelSelector> {
-    serde_json::from_value(d.pointer("/spec/selector")?.clone()).ok()
 }
 
 fn is_empty(selector: &LabelSelector) -> bool {

@@ -5,6 +5,7 @@
 
 use crate::apiserver::resources::NODES;
 use crate::apiserver::{set_condition, ApiRequest, ApiServer};
+use crate::store::ObjectKey;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
@@ -87,11 +88,10 @@ fn reconcile_node(api: &mut ApiServer, name: &str, now: Timestamp) {
 /// The node's agent is gone: its status is now Unknown.
 pub fn mark_unreachable(api: &mut ApiServer, name: &str, now: Timestamp) {
     let path = NODES.path(None, Some(name));
-    let Some(mut node) = api.handle(&ApiRequest::get(&path).as_user(USER), now).into_response().json_body().cloned() else { return };
-    if node.get("kind").and_then(Value::as_str) != Some("Node") {
-        return;
-    }
-    let last_heartbeat = node.pointer("/status/conditions/0/lastHeartbeatTime").cloned().unwrap_or(Value::Null);
+    let Some(node) = api.store().get(&ObjectKey::new(NODES.storage_name(), "", name)) else { return };
+    let mut node = (**node).clone();
+    let ready = node.pointer("/status/conditions").and_then(Value::as_array).and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"));
+    let last_heartbeat = ready.and_then(|c| c.get("lastHeartbeatTime")).cloned().unwrap_or(Value::Null);
     set_condition(&mut node, json!({
         "type": "Ready",
         "status": "Unknown",

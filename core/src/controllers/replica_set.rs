@@ -18,6 +18,7 @@ use crate::labels::selector_matches;
 use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use k8s_openapi::jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -168,8 +169,9 @@ impl ReplicaSetController {
     }
 }
 
-pub fn selector_of(rs: &Value) -> Option<LabelSelector> {
-    serde_json::from_value(rs.pointer("/spec/selector")?.clone()).ok()
+/// The `spec.selector` of a ReplicaSet or Deployment, read in place.
+pub fn selector_of(object: &Value) -> Option<LabelSelector> {
+    LabelSelector::deserialize(object.pointer("/spec/selector")?).ok()
 }
 
 fn min_ready_seconds(rs: &Value) -> i32 {

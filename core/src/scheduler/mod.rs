@@ -142,6 +142,10 @@ impl Scheduler {
         let finished = matches!(object.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
         // A pod stops using its node's resources when it is deleted or finishes.
         if event_type == EventType::Deleted || finished {
+            if event_type == EventType::Deleted {
+                // A new pod of the same name must not show this one's decision.
+                self.decisions.remove(&key);
+            }
             self.pending.remove(&key);
             self.unschedulable.remove(&key);
             if let Some((node, requests)) = self.placed.remove(&key) {
