@@ -22,6 +22,7 @@ use framework::{FilterPlugin, NodeInfo, PodInfo, Resources, ScorePlugin};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use queue::ActiveQueue;
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,15 +69,12 @@ fn pod_key(key: &ObjectKey) -> PodKey {
     (key.namespace.clone(), key.name.clone())
 }
 
-/// The fields of a node whose change can make a waiting pod fit.
-fn scheduling_relevant(node: &Value) -> Value {
-    json!([
-        node.pointer("/metadata/labels"),
-        node.pointer("/spec/unschedulable"),
-        node.pointer("/spec/taints"),
-        node.pointer("/status/allocatable"),
-        node.pointer("/status/capacity"),
-    ])
+/// The fields of a node that the plugins read: only a change to them can
+/// make a waiting pod fit, or needs the cached node replaced.
+const SCHEDULING_FIELDS: [&str; 5] = ["/metadata/labels", "/spec/unschedulable", "/spec/taints", "/status/allocatable", "/status/capacity"];
+
+fn same_for_scheduling(a: &Value, b: &Value) -> bool {
+    SCHEDULING_FIELDS.iter().all(|p| a.pointer(p) == b.pointer(p))
 }
 
 impl Scheduler {
@@ -128,11 +126,16 @@ impl Scheduler {
             self.nodes.remove(name);
             return;
         }
-        let Ok(node) = serde_json::from_value::<Node>(object.clone()) else { return };
+        // Heartbeats change only status conditions: nothing to decode or requeue.
+        let unchanged = previous.is_some_and(|p| same_for_scheduling(p, object));
+        if unchanged && self.nodes.contains_key(name) {
+            return;
+        }
+        let Ok(node) = Node::deserialize(object) else { return };
         let allocatable = Resources::allocatable_of(&node);
         let requested = self.nodes.get(name).map(|n| n.requested.clone()).unwrap_or_default();
         self.nodes.insert(name.to_string(), NodeInfo { node: Arc::new(node), allocatable, requested });
-        if previous.is_none_or(|p| scheduling_relevant(p) != scheduling_relevant(object)) {
+        if !unchanged {
             self.requeue_unschedulable();
         }
     }
