@@ -142,11 +142,11 @@ mod tests {
 
     #[test]
     fn every_stored_kind_has_a_schema_that_names_its_kind() {
-        let root: Value = serde_json::from_str(&serve("/openapi/v3").unwrap()).unwrap();
+        let root: Value = serde_json::from_str(serve("/openapi/v3").unwrap()).unwrap();
         for r in ALL.iter().filter(|r| r.is_stored()) {
             let key = r.group_version_path().trim_start_matches('/').to_string();
             assert!(root["paths"][&key]["serverRelativeURL"].as_str().is_some(), "{key} missing from the root");
-            let doc: Value = serde_json::from_str(&serve(&format!("/openapi/v3/{key}")).unwrap()).unwrap();
+            let doc: Value = serde_json::from_str(serve(&format!("/openapi/v3/{key}")).unwrap()).unwrap();
             let schema = &doc["components"]["schemas"][schema_name(r)];
             assert_eq!(schema["x-kubernetes-group-version-kind"][0], gvk(r), "{}", r.kind);
             assert!(schema["description"].as_str().is_some_and(|d| !d.is_empty()), "{} has a description", r.kind);
