@@ -4,7 +4,8 @@
 #   1. the native workspace tests (core unit and scenario tests, node-host's
 #      wasmtime runner and its end-to-end join test with the real protocol);
 #   2. the in-page WASI shim's tests on a real WebAssembly engine (Node);
-#   3. the playground in headless Chromium against a real node-host;
+#   3. the playground in headless Chromium against a real node-host, and the
+#      real kubectl against the cluster in that tab (node-host's relay);
 #   4. the real kubectl and the official Python client against node-host's
 #      standalone mode (tests/kubectl);
 #   5. a bounded fuzzing run of the API request handler (core/fuzz).
@@ -34,9 +35,12 @@ say "in-page WASI shim tests on Node's WebAssembly engine"
     cargo test --locked -p tabernetes-web --target wasm32-unknown-unknown --test wasi_shim
 )
 
-say "playground end to end in headless Chromium"
+say "playground end to end in headless Chromium, and kubectl through the tab"
 cargo build --locked -p node-host
-(cd tests/e2e && NODE_HOST_BIN="$CARGO_TARGET_DIR/debug/node-host" DIST_DIR="$ROOT/dist" npm test)
+(
+    export PATH="$PATH:$ROOT/.tools/venv/bin"
+    cd tests/e2e && NODE_HOST_BIN="$CARGO_TARGET_DIR/debug/node-host" DIST_DIR="$ROOT/dist" npm test
+)
 
 say "the real kubectl and the official Python client against node-host standalone"
 (

@@ -142,7 +142,7 @@ impl ControlPlane {
             let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
             let Some(resource) = resources::by_kind(api_version, kind) else {
                 let error = ApiError::UnknownKind { kind: kind.into(), api_version: api_version.into(), served: supported_kinds() };
-                return Err((i, ApiResponse::json(error.code(), error.to_status())));
+                return Err((i, ApiResponse::error(&error)));
             };
             let namespace = doc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
             let path = resource.path(resource.namespaced.then_some(namespace), None);

@@ -2,13 +2,18 @@
 //! requests made as the node's own identity, and the routing of each watch's
 //! events back to the session and request that opened it.
 //!
+//! A node-host may also relay HTTP clients' requests (kubectl against the
+//! cluster in the tab); those are made as the user the node-host
+//! authenticated, never anonymously, and their answers and watch events go
+//! back tagged as relayed.
+//!
 //! The page uses it for node-hosts (over WebSockets) and for its in-page
 //! node (in process, without a handshake), so every node is served by the
 //! same rules.
 
 use crate::apiserver::watch::SharedEvent;
-use crate::apiserver::{authz, ApiResult, WatchId};
-use crate::protocol::{NodeMessage, PlaneMessage, PROTOCOL_VERSION};
+use crate::apiserver::{authz, ApiError, ApiRequest, ApiResponse, ApiResult, WatchId};
+use crate::protocol::{NodeMessage, PlaneMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
 use crate::{ControlPlane, Timestamp};
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,12 +30,31 @@ enum State {
     Refused,
 }
 
+/// Who asked for a watch on a session: its kubelet, or a relayed HTTP client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Asker {
+    Kubelet(u64),
+    Relay(u64),
+}
+
+impl Asker {
+    fn event(self, event: serde_json::Value) -> PlaneMessage {
+        match self {
+            Asker::Kubelet(id) => PlaneMessage::WatchEvent { id, event },
+            Asker::Relay(id) => PlaneMessage::RelayWatchEvent { id, event },
+        }
+    }
+}
+
+/// Room left in a message for the envelope around a relayed response.
+const RELAY_ENVELOPE_BYTES: usize = 4096;
+
 #[derive(Debug, Default)]
 pub struct NodeSessions {
     next: SessionId,
     sessions: BTreeMap<SessionId, State>,
     /// Which session and request each open watch answers.
-    routes: HashMap<WatchId, (SessionId, u64)>,
+    routes: HashMap<WatchId, (SessionId, Asker)>,
 }
 
 impl NodeSessions {
@@ -86,24 +110,33 @@ impl NodeSessions {
             }
             (State::Joined { node }, NodeMessage::Api { id, request }) => {
                 // The session is authenticated as its node: that, not the message, says who asks.
-                let request = crate::apiserver::ApiRequest {
+                let request = ApiRequest {
                     user: format!("system:node:{node}"),
                     groups: vec![authz::NODES_GROUP.into(), authz::AUTHENTICATED.into()],
                     ..request
                 };
                 match plane.handle(&request, now) {
                     ApiResult::Response(response) => vec![PlaneMessage::ApiResponse { id, response }],
-                    ApiResult::Watch { id: watch, initial } => {
-                        self.routes.insert(watch, (session, id));
-                        initial.into_iter().map(|event| PlaneMessage::WatchEvent { id, event }).collect()
-                    }
+                    ApiResult::Watch { id: watch, initial } => self.opened(session, watch, Asker::Kubelet(id), initial),
+                }
+            }
+            (State::Joined { .. }, NodeMessage::Relay { id, request }) => {
+                // An empty user is the page itself, which may do anything: a relay must name someone.
+                if request.user.is_empty() {
+                    let refused = ApiError::Unauthorized { message: "a relayed request must carry the user node-host authenticated".into() };
+                    return vec![PlaneMessage::RelayResponse { id, response: ApiResponse::error(&refused) }];
+                }
+                match plane.handle(&request, now) {
+                    ApiResult::Response(response) => vec![PlaneMessage::RelayResponse { id, response: fit_for_relay(response) }],
+                    ApiResult::Watch { id: watch, initial } => self.opened(session, watch, Asker::Relay(id), initial),
                 }
             }
             (State::Joined { .. }, NodeMessage::CancelWatch { id }) => {
-                if let Some((&watch, _)) = self.routes.iter().find(|(_, r)| **r == (session, id)) {
-                    self.routes.remove(&watch);
-                    plane.close_watch(watch);
-                }
+                self.cancel(plane, session, Asker::Kubelet(id));
+                Vec::new()
+            }
+            (State::Joined { .. }, NodeMessage::RelayCancel { id }) => {
+                self.cancel(plane, session, Asker::Relay(id));
                 Vec::new()
             }
             (State::Joined { .. }, NodeMessage::Log { pod_uid, container, data, .. }) => {
@@ -112,6 +145,23 @@ impl NodeSessions {
             }
             // Anything out of order (API before Hello, a second Hello, a refused node) is ignored.
             _ => Vec::new(),
+        }
+    }
+
+    /// Routes a new watch's events to its asker; a relayed watch is first announced as open.
+    fn opened(&mut self, session: SessionId, watch: WatchId, asker: Asker, initial: Vec<serde_json::Value>) -> Vec<PlaneMessage> {
+        self.routes.insert(watch, (session, asker));
+        let announce = match asker {
+            Asker::Relay(id) => Some(PlaneMessage::RelayWatch { id }),
+            Asker::Kubelet(_) => None,
+        };
+        announce.into_iter().chain(initial.into_iter().map(|event| asker.event(event))).collect()
+    }
+
+    fn cancel(&mut self, plane: &mut ControlPlane, session: SessionId, asker: Asker) {
+        if let Some((&watch, _)) = self.routes.iter().find(|(_, r)| **r == (session, asker)) {
+            self.routes.remove(&watch);
+            plane.close_watch(watch);
         }
     }
 
@@ -131,7 +181,7 @@ impl NodeSessions {
         let mut unrouted = Vec::new();
         for (watch, event) in events {
             match self.routes.get(&watch) {
-                Some(&(session, id)) => routed.push((session, PlaneMessage::WatchEvent { id, event: (*event).clone() })),
+                Some(&(session, asker)) => routed.push((session, asker.event((*event).clone()))),
                 None => unrouted.push((watch, event)),
             }
         }
@@ -149,6 +199,21 @@ impl NodeSessions {
             plane.node_unreachable(&node, now);
         }
     }
+}
+
+/// A response the socket would refuse as too large becomes an error that
+/// says how to ask for less, instead of closing the node-host's session.
+fn fit_for_relay(response: ApiResponse) -> ApiResponse {
+    let size = serde_json::to_vec(&response.body).map_or(0, |bytes| bytes.len());
+    if size + RELAY_ENVELOPE_BYTES <= MAX_MESSAGE_BYTES {
+        return response;
+    }
+    ApiResponse::error(&ApiError::Internal {
+        message: format!(
+            "the response is {size} bytes, more than the {MAX_MESSAGE_BYTES}-byte limit of the relay to the page; \
+             list in pages (kubectl get --chunk-size=500, or limit and continue)"
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -210,5 +275,65 @@ mod tests {
         sessions.close(&mut plane, a, now());
         plane.handle(&ApiRequest::post("/api/v1/nodes", serde_json::json!({"metadata": {"name": "y"}})), now());
         assert!(sessions.deliver(&mut plane).iter().all(|(s, _)| *s == b));
+    }
+
+    fn joined(plane: &mut ControlPlane, sessions: &mut NodeSessions) -> SessionId {
+        let s = sessions.open();
+        sessions.receive(plane, s, hello("host", PROTOCOL_VERSION), now());
+        s
+    }
+
+    fn relay_status(reply: &[PlaneMessage]) -> (u64, u16) {
+        match reply {
+            [PlaneMessage::RelayResponse { id, response }] => (*id, response.status),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn relayed_requests_are_made_as_the_authenticated_user_and_never_anonymously() {
+        let mut plane = ControlPlane::new(1, now());
+        let mut sessions = NodeSessions::default();
+        let s = sessions.open();
+        let ns = |n: &str| ApiRequest::post("/api/v1/namespaces", serde_json::json!({"metadata": {"name": n}}));
+        assert!(sessions.receive(&mut plane, s, NodeMessage::Relay { id: 1, request: ns("early").as_user("admin") }, now()).is_empty(), "no relay before Hello");
+        sessions.receive(&mut plane, s, hello("host", PROTOCOL_VERSION), now());
+        assert_eq!(relay_status(&sessions.receive(&mut plane, s, NodeMessage::Relay { id: 2, request: ns("anon") }, now())), (2, 401));
+        let viewer = ns("v").as_user(authz::VIEWER).in_groups(&[authz::AUTHENTICATED]);
+        assert_eq!(relay_status(&sessions.receive(&mut plane, s, NodeMessage::Relay { id: 3, request: viewer }, now())), (3, 403));
+        let admin = ns("a").as_user("admin").in_groups(&[authz::MASTERS, authz::AUTHENTICATED]);
+        assert_eq!(relay_status(&sessions.receive(&mut plane, s, NodeMessage::Relay { id: 4, request: admin }, now())), (4, 201));
+        assert!(plane.read(&ApiRequest::get("/api/v1/namespaces/a"), now()).is_success());
+    }
+
+    #[test]
+    fn relayed_watches_are_announced_and_kept_apart_from_the_kubelets() {
+        let mut plane = ControlPlane::new(1, now());
+        let mut sessions = NodeSessions::default();
+        let s = joined(&mut plane, &mut sessions);
+        let from = plane.api().store().revision().to_string();
+        let watch = || ApiRequest::get("/api/v1/nodes").with_query("watch", "true").with_query("resourceVersion", &from);
+        // The same id, once from the kubelet and once relayed.
+        assert!(sessions.receive(&mut plane, s, NodeMessage::Api { id: 9, request: watch() }, now()).is_empty());
+        let opened = sessions.receive(&mut plane, s, NodeMessage::Relay { id: 9, request: watch().as_user("admin").in_groups(&[authz::MASTERS]) }, now());
+        assert_eq!(opened, vec![PlaneMessage::RelayWatch { id: 9 }]);
+        plane.handle(&ApiRequest::post("/api/v1/nodes", serde_json::json!({"metadata": {"name": "one"}})), now());
+        let delivered = sessions.deliver(&mut plane);
+        assert!(delivered.iter().any(|(_, m)| matches!(m, PlaneMessage::WatchEvent { id: 9, .. })), "{delivered:?}");
+        assert!(delivered.iter().any(|(_, m)| matches!(m, PlaneMessage::RelayWatchEvent { id: 9, event } if event["object"]["metadata"]["name"] == "one")), "{delivered:?}");
+        // Cancelling the relayed watch leaves the kubelet's open.
+        sessions.receive(&mut plane, s, NodeMessage::RelayCancel { id: 9 }, now());
+        plane.handle(&ApiRequest::post("/api/v1/nodes", serde_json::json!({"metadata": {"name": "two"}})), now());
+        let delivered = sessions.deliver(&mut plane);
+        assert!(!delivered.is_empty() && delivered.iter().all(|(_, m)| matches!(m, PlaneMessage::WatchEvent { id: 9, .. })), "{delivered:?}");
+    }
+
+    #[test]
+    fn a_response_too_large_for_the_socket_becomes_an_error_that_says_what_to_do() {
+        let small = ApiResponse::text(200, "fine");
+        assert_eq!(fit_for_relay(small.clone()), small);
+        let huge = fit_for_relay(ApiResponse::text(200, "x".repeat(MAX_MESSAGE_BYTES)));
+        assert_eq!(huge.status, 500);
+        assert!(huge.message().contains("--chunk-size"), "{}", huge.message());
     }
 }

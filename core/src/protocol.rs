@@ -6,13 +6,20 @@
 //! The node side is a kubelet acting as an API client, so most traffic is
 //! API requests and responses; watch events are tagged with the id of the
 //! request that opened the watch.
+//!
+//! A node-host also relays the Kubernetes API for the real `kubectl`
+//! (`Relay*` messages): it authenticates the HTTP client by bearer token and
+//! forwards the request with that user, the way kube-apiserver trusts an
+//! authenticating front proxy. Relayed requests have their own ids, so they
+//! never mix with the kubelet's.
 
 use crate::apiserver::{ApiRequest, ApiResponse};
 use crate::kubelet::node::NodeInfo;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub const PROTOCOL_VERSION: u32 = 1;
+/// 2 added the API relay.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest message either side accepts, in bytes. Objects are capped at
 /// 1.5 MiB by the API server; a list or a log chunk stays under this.
@@ -32,6 +39,10 @@ pub enum NodeMessage {
     Hello { protocol: u32, node: NodeInfo },
     Api { id: u64, request: ApiRequest },
     CancelWatch { id: u64 },
+    /// An HTTP client's request, made as the user node-host authenticated.
+    Relay { id: u64, request: ApiRequest },
+    /// The HTTP client of a relayed watch went away.
+    RelayCancel { id: u64 },
     #[serde(rename_all = "camelCase")]
     Log { pod_uid: String, container: String, stream: LogStream, data: String },
 }
@@ -45,6 +56,11 @@ pub enum PlaneMessage {
     Reject { reason: String },
     ApiResponse { id: u64, response: ApiResponse },
     WatchEvent { id: u64, event: Value },
+    /// The answer to a relayed request that did not open a watch.
+    RelayResponse { id: u64, response: ApiResponse },
+    /// A relayed watch is open; its events follow as `RelayWatchEvent`s.
+    RelayWatch { id: u64 },
+    RelayWatchEvent { id: u64, event: Value },
 }
 
 /// Decodes a message, refusing oversized or malformed input with a reason.

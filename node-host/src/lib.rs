@@ -5,8 +5,10 @@
 //! checks) feeds `node` (one loop owning the kubelet agent from core), which
 //! starts `pods` on the wasmtime `runtime` with modules from `modules`.
 //!
-//! In standalone mode (`start_standalone`) node-host also runs the control
-//! plane (`standalone`) and serves the Kubernetes API over HTTP (`kube_api`).
+//! Both modes can serve the Kubernetes API over HTTPS (`kube_api`) for the
+//! real kubectl. In browser mode the node loop relays it to the control
+//! plane in the page (`relay`); in standalone mode (`start_standalone`)
+//! node-host runs the control plane itself (`standalone`).
 
 pub mod host_info;
 pub mod kube_api;
@@ -16,6 +18,7 @@ pub mod node;
 pub mod openapi;
 pub mod pods;
 pub mod protobuf;
+pub mod relay;
 pub mod runtime;
 pub mod security;
 pub mod server;
@@ -25,6 +28,7 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use tabernetes_core::kubelet::node::NodeInfo;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
 #[derive(Clone, Debug)]
@@ -36,12 +40,64 @@ pub struct Config {
     pub node: NodeInfo,
     /// A fixed token instead of a random one (for tests).
     pub token: Option<String>,
+    /// Also serve the Kubernetes API, relayed to the page's control plane.
+    pub api: Option<ApiConfig>,
+}
+
+/// Where to serve the Kubernetes API, and where to write its kubeconfig.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    pub kubeconfig: PathBuf,
 }
 
 pub struct Running {
     pub addr: SocketAddr,
     pub token: String,
     pub server: JoinHandle<std::io::Result<()>>,
+    /// The relayed Kubernetes API, when asked for.
+    pub api: Option<ApiServing>,
+}
+
+/// The Kubernetes API over HTTPS, as written in the kubeconfig.
+pub struct ApiServing {
+    pub addr: SocketAddr,
+    /// The API's URL, as written in the kubeconfig.
+    pub url: String,
+    pub credentials: Vec<kube_api::Credential>,
+    /// The CA that signed the API's serving certificate.
+    pub ca_pem: String,
+    pub server: JoinHandle<std::io::Result<()>>,
+    handle: axum_server::Handle<SocketAddr>,
+}
+
+impl ApiServing {
+    /// Stops serving, open connections (watches) included.
+    pub async fn shutdown(self) {
+        self.handle.shutdown();
+        let _ = self.server.await;
+    }
+}
+
+/// Serves the Kubernetes API on `config.listen` over TLS with a new CA,
+/// sending each authenticated call to `calls`, and writes a kubeconfig.
+async fn serve_kube_api(config: &ApiConfig, calls: UnboundedSender<standalone::ApiCall>, dist: PathBuf, allow_origins: &[String]) -> anyhow::Result<ApiServing> {
+    let listener = std::net::TcpListener::bind(config.listen)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let credentials = kube_api::default_credentials();
+    let url = format!("https://{}", client_host(addr));
+    let identity = tls::generate(addr.ip())?;
+    kubeconfig::write(&config.kubeconfig, &url, &identity.ca_pem, &credentials)?;
+    // The API has bearer tokens; the page's join token has no use here, and an empty one matches nothing.
+    let guard = std::sync::Arc::new(security::Guard::new(String::new(), addr, allow_origins));
+    let api = kube_api::KubeApi { calls, credentials: std::sync::Arc::new(credentials.clone()), guard: guard.clone() };
+    let app = server::api_router(guard, api, dist);
+    let tls = tls::rustls_config(&identity).await?;
+    let handle = axum_server::Handle::new();
+    let serving = handle.clone();
+    let server = tokio::spawn(async move { axum_server::from_tcp_rustls(listener, tls)?.handle(serving).serve(app.into_make_service()).await });
+    Ok(ApiServing { addr, url, credentials, ca_pem: identity.ca_pem, server, handle })
 }
 
 impl Running {
@@ -60,27 +116,39 @@ fn client_host(addr: SocketAddr) -> String {
     }
 }
 
-/// Starts this machine's node loop (wasmtime, the built-in modules of
-/// `dist`); its sessions are fed through the returned sender.
-fn spawn_node(node: NodeInfo, dist: &std::path::Path) -> anyhow::Result<tokio::sync::mpsc::UnboundedSender<node::SessionEvent>> {
+/// The inputs of a running node loop.
+struct NodeInputs {
+    sessions: UnboundedSender<node::SessionEvent>,
+    /// Kubernetes API calls to relay to the page.
+    calls: UnboundedSender<standalone::ApiCall>,
+}
+
+/// Starts this machine's node loop (wasmtime, the built-in modules of `dist`).
+fn spawn_node(node: NodeInfo, dist: &std::path::Path) -> anyhow::Result<NodeInputs> {
     let runtime = runtime::Runtime::new()?;
     let (reports_tx, reports_rx) = tokio::sync::mpsc::unbounded_channel();
     let pods = pods::Pods::new(runtime, modules::ModuleSource::new(dist.join("modules")), reports_tx);
-    let (sessions_tx, sessions_rx) = node::channels();
-    tokio::spawn(node::NodeLoop::new(node, pods).run(sessions_rx, reports_rx));
-    Ok(sessions_tx)
+    let (sessions, sessions_rx) = node::channels();
+    let (calls, calls_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(node::NodeLoop::new(node, pods).run(sessions_rx, reports_rx, calls_rx));
+    Ok(NodeInputs { sessions, calls })
 }
 
-/// Binds, starts the node loop and the HTTP server, and returns at once.
+/// Binds, starts the node loop and the HTTP server (and the relayed
+/// Kubernetes API when configured), and returns at once.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let token = config.token.unwrap_or_else(security::new_token);
     let guard = security::Guard::new(token.clone(), addr, &config.allow_origins);
-    let sessions_tx = spawn_node(config.node, &config.dist)?;
-    let app = server::router(guard, sessions_tx, config.dist);
+    let inputs = spawn_node(config.node, &config.dist)?;
+    let api = match &config.api {
+        Some(api) => Some(serve_kube_api(api, inputs.calls.clone(), config.dist.clone(), &config.allow_origins).await?),
+        None => None,
+    };
+    let app = server::router(guard, inputs.sessions, config.dist);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(Running { addr, token, server })
+    Ok(Running { addr, token, server, api })
 }
 
 #[derive(Clone, Debug)]
@@ -98,24 +166,16 @@ pub struct StandaloneConfig {
 }
 
 pub struct StandaloneRunning {
-    pub addr: SocketAddr,
-    /// The API's URL, as written in the kubeconfig.
-    pub url: String,
-    pub credentials: Vec<kube_api::Credential>,
-    /// The CA that signed the API's serving certificate.
-    pub ca_pem: String,
-    pub server: JoinHandle<std::io::Result<()>>,
+    pub api: ApiServing,
     /// Ends when the control plane has stopped and saved its state.
     pub cluster: JoinHandle<()>,
-    handle: axum_server::Handle<SocketAddr>,
 }
 
 impl StandaloneRunning {
     /// Stops serving (open connections too, so no watch keeps the control
     /// plane alive) and lets the control plane save its state.
     pub async fn shutdown(self) {
-        self.handle.shutdown();
-        let _ = self.server.await;
+        self.api.shutdown().await;
         let _ = self.cluster.await;
     }
 }
@@ -123,25 +183,10 @@ impl StandaloneRunning {
 /// Runs the control plane here, joins this machine to it as a node, serves
 /// the Kubernetes API on `listen` and writes a kubeconfig for it.
 pub async fn start_standalone(config: StandaloneConfig) -> anyhow::Result<StandaloneRunning> {
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let addr = listener.local_addr()?;
-    let sessions_tx = spawn_node(config.node, &config.dist)?;
+    let inputs = spawn_node(config.node, &config.dist)?;
     let (calls, calls_rx) = tokio::sync::mpsc::unbounded_channel();
-    let cluster = standalone::ClusterLoop::new(config.seed, config.state, sessions_tx)?;
+    let cluster = standalone::ClusterLoop::new(config.seed, config.state, inputs.sessions)?;
+    let api = serve_kube_api(&ApiConfig { listen: config.listen, kubeconfig: config.kubeconfig }, calls, config.dist, &config.allow_origins).await?;
     let cluster = tokio::spawn(cluster.run(calls_rx));
-    let credentials = kube_api::default_credentials();
-    let url = format!("https://{}", client_host(addr));
-    let identity = tls::generate(addr.ip())?;
-    kubeconfig::write(&config.kubeconfig, &url, &identity.ca_pem, &credentials)?;
-    // The API has bearer tokens; the page mode's join token has no use here,
-    // and an empty one matches nothing.
-    let guard = std::sync::Arc::new(security::Guard::new(String::new(), addr, &config.allow_origins));
-    let api = kube_api::KubeApi { calls, credentials: std::sync::Arc::new(credentials.clone()), guard: guard.clone() };
-    let app = server::api_router(guard, api, config.dist);
-    let tls = tls::rustls_config(&identity).await?;
-    let listener = listener.into_std()?;
-    let handle = axum_server::Handle::new();
-    let serving = handle.clone();
-    let server = tokio::spawn(async move { axum_server::from_tcp_rustls(listener, tls)?.handle(serving).serve(app.into_make_service()).await });
-    Ok(StandaloneRunning { addr, url, credentials, ca_pem: identity.ca_pem, server, cluster, handle })
+    Ok(StandaloneRunning { api, cluster })
 }

@@ -19,6 +19,13 @@ struct Args {
     /// Node name (default: this machine's host name).
     #[arg(long)]
     name: Option<String>,
+    /// Also serve the Kubernetes API of the cluster in the page (relayed over
+    /// its WebSocket) and write a kubeconfig for it here.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Address to serve that Kubernetes API on (with --kubeconfig).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    api_listen: SocketAddr,
     #[command(subcommand)]
     mode: Option<Mode>,
 }
@@ -54,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Mode::Standalone { listen, kubeconfig, state, seed }) = args.mode {
         let config = node_host::StandaloneConfig { listen, kubeconfig: kubeconfig.clone(), state, dist: args.dist, allow_origins: args.allow_origins, node, seed };
         let running = node_host::start_standalone(config).await?;
-        println!("node-host {} serving the Kubernetes API on {} with this machine as node {name:?}", env!("CARGO_PKG_VERSION"), running.url);
+        println!("node-host {} serving the Kubernetes API on {} with this machine as node {name:?}", env!("CARGO_PKG_VERSION"), running.api.url);
         println!("Wrote {}; try:", kubeconfig.display());
         println!();
         println!("    kubectl --kubeconfig {} get nodes", kubeconfig.display());
@@ -67,12 +74,19 @@ async fn main() -> anyhow::Result<()> {
     if !args.dist.join("index.html").exists() {
         tracing::warn!("{} has no index.html: build the playground with scripts/build-web.sh", args.dist.display());
     }
-    let running = node_host::start(node_host::Config { listen: args.listen, dist: args.dist, allow_origins: args.allow_origins, node, token: None }).await?;
+    let api = args.kubeconfig.clone().map(|kubeconfig| node_host::ApiConfig { listen: args.api_listen, kubeconfig });
+    let running = node_host::start(node_host::Config { listen: args.listen, dist: args.dist, allow_origins: args.allow_origins, node, token: None, api }).await?;
     println!("node-host {} serving the playground on http://{}", env!("CARGO_PKG_VERSION"), running.addr);
     println!("Open this URL to join this machine to the playground as node {name:?}:");
     println!();
     println!("    {}", running.join_url());
     println!();
+    if let (Some(api), Some(kubeconfig)) = (&running.api, &args.kubeconfig) {
+        println!("kubectl reaches the cluster in that page through {} (relayed over its socket):", api.url);
+        println!();
+        println!("    kubectl --kubeconfig {} get nodes", kubeconfig.display());
+        println!();
+    }
     tokio::select! {
         result = running.server => { result??; }
         _ = tokio::signal::ctrl_c() => println!("stopping"),

@@ -1,8 +1,12 @@
 //! The node loop: one task owns the kubelet agent and the pods, and talks to
 //! whichever page is connected. Pods keep running across page reloads and
 //! reconnects; the agent matches them again by UID, so none runs twice.
+//! The loop also relays HTTP clients' Kubernetes API calls to the page
+//! (`relay`), since the page's socket is this node's.
 
 use crate::pods::{PodReport, Pods};
+use crate::relay::Relay;
+use crate::standalone::ApiCall;
 use std::time::{Duration, SystemTime};
 use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
 use tabernetes_core::kubelet::node::NodeInfo;
@@ -37,14 +41,21 @@ pub struct NodeLoop {
     agent: NodeAgent,
     pods: Pods,
     session: Option<Session>,
+    relay: Relay,
 }
+
+/// How often relayed watches are checked for HTTP clients that left.
+const RELAY_SWEEP: Duration = Duration::from_secs(1);
 
 impl NodeLoop {
     pub fn new(info: NodeInfo, pods: Pods) -> Self {
-        NodeLoop { agent: NodeAgent::new(info), pods, session: None }
+        NodeLoop { agent: NodeAgent::new(info), pods, session: None, relay: Relay::default() }
     }
 
-    pub async fn run(mut self, mut sessions: UnboundedReceiver<SessionEvent>, mut reports: UnboundedReceiver<PodReport>) {
+    /// Serves until `sessions` closes. `calls` are Kubernetes API calls to
+    /// relay to the page (browser mode); nothing needs to send any.
+    pub async fn run(mut self, mut sessions: UnboundedReceiver<SessionEvent>, mut reports: UnboundedReceiver<PodReport>, mut calls: UnboundedReceiver<ApiCall>) {
+        let mut sweep = tokio::time::interval(RELAY_SWEEP);
         loop {
             let wake = self.agent.next_wake().map(|t| {
                 let ms = t.as_millisecond() - now().as_millisecond();
@@ -56,6 +67,17 @@ impl NodeLoop {
                     None => return,
                 },
                 Some(report) = reports.recv() => self.on_report(report),
+                Some(call) = calls.recv() => {
+                    let joined = self.session.as_ref().is_some_and(|s| s.welcomed);
+                    if let Some(message) = self.relay.call(call, joined) {
+                        self.send(&message);
+                    }
+                }
+                _ = sweep.tick() => {
+                    for cancel in self.relay.sweep() {
+                        self.send(&cancel);
+                    }
+                }
                 _ = sleep_or_forever(wake) => self.agent.tick(now()),
             }
             self.flush();
@@ -74,6 +96,7 @@ impl NodeLoop {
                 // One page drives this node at a time: a new one replaces the old (dropping its sender closes it).
                 if self.session.is_some() {
                     self.agent.disconnect();
+                    self.relay.page_gone();
                 }
                 self.session = Some(Session { id, outgoing, welcomed: false });
                 self.send(&NodeMessage::Hello { protocol: PROTOCOL_VERSION, node: self.agent.info().clone() });
@@ -82,6 +105,7 @@ impl NodeLoop {
                 if self.session.as_ref().is_some_and(|s| s.id == id) {
                     self.session = None;
                     self.agent.disconnect();
+                    self.relay.page_gone();
                     tracing::info!("page disconnected; pods keep running until a page reconnects");
                 }
             }
@@ -109,6 +133,11 @@ impl NodeLoop {
                     }
                     PlaneMessage::ApiResponse { id, response } => self.agent.on_response(id, response, t),
                     PlaneMessage::WatchEvent { id, event } => self.agent.on_watch_event(id, &event, t),
+                    relayed @ (PlaneMessage::RelayResponse { .. } | PlaneMessage::RelayWatch { .. } | PlaneMessage::RelayWatchEvent { .. }) => {
+                        if let Some(cancel) = self.relay.on_message(relayed) {
+                            self.send(&cancel);
+                        }
+                    }
                 }
             }
         }

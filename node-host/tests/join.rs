@@ -43,6 +43,7 @@ async fn start_node_host(name: &str) -> node_host::Running {
         allow_origins: vec!["https://docs.example".into()],
         node,
         token: None,
+        api: None,
     })
     .await
     .unwrap()

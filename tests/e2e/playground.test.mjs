@@ -4,14 +4,19 @@
 // and checks both reach Succeeded with the greeting in their logs; it also
 // checks that invalid YAML is reported with line and column and changes
 // nothing. Timings from Apply to Succeeded are printed for the record.
+// Then the real kubectl drives the cluster in the tab through node-host's
+// relayed Kubernetes API (--kubeconfig): apply, rollout status, get -w,
+// logs, RBAC as the read-only user, delete, and a clear 503 once the page
+// is gone.
 //
 // Needs: the built playground (dist/) and node-host binary; scripts/test.sh
 // builds both and sets NODE_HOST_BIN and DIST_DIR.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
@@ -22,6 +27,9 @@ const nodeHostBin = process.env.NODE_HOST_BIN ?? join(repo, 'target/release/node
 const distDir = process.env.DIST_DIR ?? join(repo, 'dist');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const NODE_NAME = 'e2e-node-host';
+
+const kubectlBin = process.env.KUBECTL ?? 'kubectl';
+const kubeconfig = join(mkdtempSync(join(tmpdir(), 'tabernetes-e2e-')), 'kubeconfig');
 
 let nodeHost, browser, page, joinUrl;
 const timings = {};
@@ -41,7 +49,10 @@ async function startNodeHost() {
   assert.ok(existsSync(nodeHostBin), `node-host binary missing at ${nodeHostBin}`);
   assert.ok(existsSync(join(distDir, 'index.html')), `built playground missing at ${distDir}`);
   const port = await freePort();
-  const child = spawn(nodeHostBin, ['--listen', `127.0.0.1:${port}`, '--dist', distDir, '--name', NODE_NAME], {
+  const apiPort = await freePort();
+  const args = ['--listen', `127.0.0.1:${port}`, '--dist', distDir, '--name', NODE_NAME,
+    '--kubeconfig', kubeconfig, '--api-listen', `127.0.0.1:${apiPort}`];
+  const child = spawn(nodeHostBin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: 'info' },
   });
@@ -143,4 +154,141 @@ test('an unknown image waits with ErrImagePull', async () => {
   await page.click('#apply');
   await page.waitForSelector('#pods tr[data-pod="missing-image"] .phase', { timeout: 10_000 });
   await page.waitForFunction(() => document.querySelector('#pods tr[data-pod="missing-image"] .phase')?.textContent === 'ErrImagePull', null, { timeout: 15_000 });
+});
+
+// kubectl against the cluster in the tab, through node-host's relay.
+
+const run = promisify(execFile);
+
+async function kubectl(...args) {
+  const { stdout } = await run(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 });
+  return stdout;
+}
+
+/** Runs kubectl expecting failure; returns what it printed. */
+async function kubectlFails(...args) {
+  try {
+    const { stdout } = await run(kubectlBin, ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 });
+    assert.fail(`kubectl ${args.join(' ')} succeeded: ${stdout}`);
+  } catch (e) {
+    if (e instanceof assert.AssertionError) throw e;
+    return `${e.stdout}${e.stderr}`;
+  }
+}
+
+const SERVER_DEPLOYMENT = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: relayed
+  labels: {app: relayed}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: relayed}
+  template:
+    metadata:
+      labels: {app: relayed}
+    spec:
+      nodeSelector:
+        tabernetes.io/runtime: wasmtime
+      terminationGracePeriodSeconds: 2
+      containers:
+      - name: hello
+        image: hello
+        env:
+        - {name: SERVE, value: "1"}
+`;
+
+test('kubectl sees the cluster in the tab: both nodes, Ready', async () => {
+  const nodes = await kubectl('get', 'nodes', '-o', 'wide');
+  assert.match(nodes, /^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\s+INTERNAL-IP/m);
+  assert.match(nodes, /^in-page\s+Ready/m);
+  assert.match(nodes, new RegExp(`^${NODE_NAME}\\s+Ready`, 'm'));
+});
+
+test('kubectl apply of a Deployment runs in the tab; the page shows its pods', async () => {
+  const file = join(tmpdir(), `relayed-${process.pid}.yaml`);
+  writeFileSync(file, SERVER_DEPLOYMENT);
+  const applied = await kubectl('apply', '-f', file);
+  assert.match(applied, /deployment.apps\/relayed created/);
+  const status = await kubectl('rollout', 'status', 'deployment/relayed', '--timeout=60s');
+  assert.match(status, /successfully rolled out/);
+  // The page's own dashboard shows what kubectl made.
+  await page.waitForFunction(() => [...document.querySelectorAll('#pods tbody tr')].filter((r) => r.dataset.pod?.startsWith('relayed-')).length === 2, null, { timeout: 15_000 });
+  const pods = await kubectl('get', 'pods', '-l', 'app=relayed', '-o', 'jsonpath={.items[*].spec.nodeName}');
+  assert.deepEqual(pods.split(' '), [NODE_NAME, NODE_NAME]);
+  const name = (await kubectl('get', 'pods', '-l', 'app=relayed', '-o', 'jsonpath={.items[0].metadata.name}')).trim();
+  const logs = await kubectl('logs', name);
+  assert.match(logs, /Hello from Tabernetes/);
+});
+
+test('kubectl get -w streams what the page does, as it happens', async () => {
+  const watcher = spawn(kubectlBin, ['--kubeconfig', kubeconfig, 'get', 'pods', '-w', '-o', 'name']);
+  let out = '';
+  watcher.stdout.on('data', (d) => { out += d; });
+  try {
+    // Wait until the watch lists what exists, then act in the page.
+    const seen = (name) => out.split('\n').filter((line) => line === name).length;
+    const until = async (done, what) => {
+      const deadline = Date.now() + 30_000;
+      while (!done()) {
+        assert.ok(Date.now() < deadline, `kubectl get -w never showed ${what}:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await until(() => /pod\/relayed-/.test(out), 'the existing pods');
+    await page.fill('#manifest', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: from-the-page\nspec:\n  restartPolicy: Never\n  containers:\n  - name: c\n    image: hello\n');
+    await page.click('#apply');
+    // Added, then changed as it is scheduled and runs: one line per event.
+    await until(() => seen('pod/from-the-page') >= 1, 'the page\'s pod being added');
+    await until(() => seen('pod/from-the-page') >= 3, 'the page\'s pod being scheduled and run');
+  } finally {
+    watcher.kill();
+  }
+});
+
+test('the read-only user may look but not touch, through the relay too', async () => {
+  assert.equal((await kubectl('auth', 'can-i', 'delete', 'deployments')).trim(), 'yes');
+  const viewer = await kubectlFails('--context', 'tabernetes-viewer', 'auth', 'can-i', 'delete', 'deployments');
+  assert.match(viewer, /^no/m);
+  assert.match(await kubectl('--context', 'tabernetes-viewer', 'get', 'deployments'), /relayed\s+2\/2/);
+  const refused = await kubectlFails('--context', 'tabernetes-viewer', 'scale', 'deployment/relayed', '--replicas=3');
+  assert.match(refused, /Forbidden|forbidden/);
+});
+
+test('kubectl delete removes the Deployment and its pods from the page', async () => {
+  assert.match(await kubectl('delete', 'deployment', 'relayed', '--wait=true', '--timeout=60s'), /deleted/);
+  await page.waitForFunction(() => ![...document.querySelectorAll('#pods tbody tr')].some((r) => r.dataset.pod?.startsWith('relayed-')), null, { timeout: 30_000 });
+});
+
+test('the cluster survives a reload (IndexedDB), and Reset starts a new one', async () => {
+  await page.fill('#manifest', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\ndata:\n  learner: notes\n');
+  await page.click('#apply');
+  const revision = Number(await kubectl('get', 'configmap', 'kept', '-o', 'jsonpath={.metadata.resourceVersion}'));
+  // Saved within a few seconds of the change.
+  await page.waitForFunction((rv) => Number(document.querySelector('#saved')?.dataset.revision) >= rv, revision, { timeout: 15_000 });
+  await page.reload();
+  for (const name of ['in-page', NODE_NAME]) {
+    await page.waitForSelector(`#nodes tr[data-node="${name}"] td.status.ok`, { timeout: 30_000 });
+  }
+  // The restored cluster is the one kubectl sees, through the re-joined node-host.
+  assert.equal(await kubectl('get', 'configmap', 'kept', '-o', 'jsonpath={.data.learner}'), 'notes');
+  assert.ok(Number(await page.locator('#saved').getAttribute('data-revision')) >= revision);
+
+  await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click('#reset')]);
+  for (const name of ['in-page', NODE_NAME]) {
+    await page.waitForSelector(`#nodes tr[data-node="${name}"] td.status.ok`, { timeout: 30_000 });
+  }
+  const gone = await kubectlFails('get', 'configmap', 'kept');
+  assert.match(gone, /NotFound|not found/);
+});
+
+test('with the page gone, kubectl gets a 503 that says what to do', async () => {
+  await page.close();
+  const deadline = Date.now() + 10_000;
+  let said = '';
+  while (!/no playground page is connected/.test(said)) {
+    assert.ok(Date.now() < deadline, `kubectl did not say the page is gone: ${said}`);
+    said = await kubectlFails('get', 'pods').catch((e) => String(e));
+  }
 });

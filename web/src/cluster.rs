@@ -51,6 +51,13 @@ pub struct Cluster {
     stopped: HashSet<String>,
     /// node-host links, by their session.
     pub links: BTreeMap<SessionId, LinkState>,
+    /// The store revision last written to IndexedDB.
+    pub saved_revision: Option<u64>,
+    /// Something about keeping the cluster that a person should know.
+    pub notice: Option<String>,
+    saving: bool,
+    /// The saved cluster is being forgotten; nothing may save it again.
+    resetting: bool,
 }
 
 /// The UI's handle on the cluster. Equality is by `version`, so components
@@ -96,7 +103,12 @@ impl Cluster {
             match message {
                 PlaneMessage::ApiResponse { id, response } => self.in_page.on_response(id, response, now),
                 PlaneMessage::WatchEvent { id, event } => self.in_page.on_watch_event(id, &event, now),
-                PlaneMessage::Welcome { .. } | PlaneMessage::Reject { .. } => {}
+                // The in-page node has no handshake and relays no HTTP clients.
+                PlaneMessage::Welcome { .. }
+                | PlaneMessage::Reject { .. }
+                | PlaneMessage::RelayResponse { .. }
+                | PlaneMessage::RelayWatch { .. }
+                | PlaneMessage::RelayWatchEvent { .. } => {}
             }
         } else if let Some(state) = self.links.get_mut(&session) {
             state.link.send(&message);
@@ -122,20 +134,43 @@ impl Cluster {
 }
 
 impl ClusterHandle {
-    pub fn new() -> Self {
+    /// A cluster, restored from `saved` (what `saved_state::load` found)
+    /// when that holds a snapshot; a new one otherwise, with a notice saying why.
+    pub fn new(saved: &Result<Option<String>, String>) -> Self {
         let seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
         let now = now();
+        let mut plane = ControlPlane::new(seed, now);
+        let mut saved_revision = None;
+        let notice = match saved {
+            Ok(Some(snapshot)) => match plane.restore_json(snapshot) {
+                Ok(()) => {
+                    saved_revision = Some(plane.api().store().revision());
+                    None
+                }
+                Err(e) => {
+                    plane = ControlPlane::new(seed, now);
+                    Some(format!("The saved cluster could not be restored ({e}); this is a new one."))
+                }
+            },
+            Ok(None) => None,
+            Err(e) => Some(format!("This cluster cannot be kept across reloads: {e}")),
+        };
+        // The plane is restored before the in-page node connects, so its kubelet sees the restored pods.
         let mut in_page = NodeAgent::new(in_page_info());
         in_page.connect(now);
         let mut sessions = NodeSessions::default();
         let in_page_session = sessions.open_local(IN_PAGE_NODE);
         let cluster = Cluster {
-            plane: ControlPlane::new(seed, now),
+            plane,
             sessions,
             in_page,
             in_page_session,
             stopped: HashSet::new(),
             links: BTreeMap::new(),
+            saved_revision,
+            notice,
+            saving: false,
+            resetting: false,
         };
         let handle = ClusterHandle { inner: Rc::new(RefCell::new(cluster)), notify: Rc::default(), version: 0 };
         handle.pump();
@@ -230,6 +265,56 @@ impl ClusterHandle {
         self.pump();
     }
 
+    /// Writes the snapshot to IndexedDB if the store changed since the last
+    /// write; one write at a time.
+    pub fn save(&self) {
+        let (snapshot, revision) = {
+            let mut c = self.inner.borrow_mut();
+            let revision = c.plane.api().store().revision();
+            if c.saving || c.resetting || c.saved_revision == Some(revision) {
+                return;
+            }
+            c.saving = true;
+            (c.plane.snapshot_json(), revision)
+        };
+        let handle = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = crate::saved_state::save(&snapshot).await;
+            {
+                let mut c = handle.inner.borrow_mut();
+                c.saving = false;
+                match result {
+                    Ok(()) => c.saved_revision = Some(revision),
+                    Err(e) => c.notice = Some(format!("The cluster could not be saved in this browser: {e}")),
+                }
+            }
+            handle.changed();
+        });
+    }
+
+    /// Forgets the saved cluster and reloads the page into a new one.
+    pub fn reset(&self) {
+        self.inner.borrow_mut().resetting = true;
+        let handle = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match crate::saved_state::clear().await {
+                Ok(()) => {
+                    if let Some(window) = web_sys::window() {
+                        let _ = window.location().reload();
+                    }
+                }
+                Err(e) => {
+                    {
+                        let mut c = handle.inner.borrow_mut();
+                        c.resetting = false;
+                        c.notice = Some(e);
+                    }
+                    handle.changed();
+                }
+            }
+        });
+    }
+
     /// Parses a manifest and creates its objects. Nothing changes unless every
     /// document is valid. Returns what was created, or a message for people.
     pub fn apply(&self, yaml: &str) -> Result<Vec<String>, String> {
@@ -313,8 +398,3 @@ impl ClusterHandle {
     }
 }
 
-impl Default for ClusterHandle {
-    fn default() -> Self {
-        Self::new()
-    }
-}

@@ -8,8 +8,14 @@ pub mod components;
 pub mod node;
 pub mod node_host_link;
 pub mod samples;
+pub mod saved_state;
 
-/// Mounts the playground into the page's body.
+/// Mounts the playground into the page's body, with the cluster this
+/// browser kept (IndexedDB is asynchronous, so it is read first).
 pub fn start() {
-    yew::Renderer::<components::app::App>::new().render();
+    wasm_bindgen_futures::spawn_local(async {
+        let saved = saved_state::load().await;
+        let props = components::app::AppProps { saved: std::rc::Rc::new(saved) };
+        yew::Renderer::<components::app::App>::with_props(props).render();
+    });
 }

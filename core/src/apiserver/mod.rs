@@ -111,7 +111,7 @@ impl ApiServer {
     pub fn handle(&mut self, request: &ApiRequest, now: Timestamp) -> ApiResult {
         match self.dispatch(request, now) {
             Ok(result) => result,
-            Err(e) => ApiResult::Response(ApiResponse::json(e.code(), e.to_status())),
+            Err(e) => ApiResult::Response(ApiResponse::error(&e)),
         }
     }
 
@@ -144,7 +144,7 @@ impl ApiServer {
                 self.read_target(req, &target, now)
             }),
         };
-        result.unwrap_or_else(|e| ApiResponse::json(e.code(), e.to_status()))
+        result.unwrap_or_else(|e| ApiResponse::error(&e))
     }
 
     /// Discovery, `/version` and health: paths that name no resource.

@@ -136,6 +136,10 @@ impl ApiResponse {
     pub fn text(status: u16, body: impl Into<String>) -> Self {
         ApiResponse { status, body: Body::Text(body.into()), warnings: Vec::new() }
     }
+    /// The failure as Kubernetes reports it: the error's code and `Status`.
+    pub fn error(error: &super::ApiError) -> Self {
+        ApiResponse::json(error.code(), error.to_status())
+    }
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }

@@ -77,6 +77,15 @@ pub enum ApiError {
     Unprocessable { message: String },
     #[error("{message}")]
     UnsupportedMediaType { message: String },
+    /// No credentials, or credentials nobody issued.
+    #[error("{message}")]
+    Unauthorized { message: String },
+    /// The server cannot produce this response (one too large to relay).
+    #[error("{message}")]
+    Internal { message: String },
+    /// Whoever serves this request is not there (no page behind a relay).
+    #[error("{message}")]
+    ServiceUnavailable { message: String },
 }
 
 fn summarize(causes: &[FieldError]) -> String {
@@ -96,6 +105,7 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             ApiError::BadRequest { .. } => 400,
+            ApiError::Unauthorized { .. } => 401,
             ApiError::Forbidden { .. } => 403,
             ApiError::NotFound { .. } | ApiError::NoSuchResource | ApiError::UnknownKind { .. } => 404,
             ApiError::MethodNotAllowed => 405,
@@ -104,12 +114,15 @@ impl ApiError {
             ApiError::TooLarge { .. } => 413,
             ApiError::Invalid { .. } | ApiError::Unprocessable { .. } => 422,
             ApiError::UnsupportedMediaType { .. } => 415,
+            ApiError::Internal { .. } => 500,
+            ApiError::ServiceUnavailable { .. } => 503,
         }
     }
 
     pub fn reason(&self) -> &'static str {
         match self {
             ApiError::BadRequest { .. } => "BadRequest",
+            ApiError::Unauthorized { .. } => "Unauthorized",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::NotFound { .. } | ApiError::NoSuchResource | ApiError::UnknownKind { .. } => "NotFound",
             ApiError::MethodNotAllowed => "MethodNotAllowed",
@@ -119,6 +132,8 @@ impl ApiError {
             ApiError::TooLarge { .. } => "RequestEntityTooLarge",
             ApiError::Invalid { .. } | ApiError::Unprocessable { .. } => "Invalid",
             ApiError::UnsupportedMediaType { .. } => "UnsupportedMediaType",
+            ApiError::Internal { .. } => "InternalError",
+            ApiError::ServiceUnavailable { .. } => "ServiceUnavailable",
         }
     }
 
