@@ -6,11 +6,10 @@
 
 use crate::apiserver::resources::{self, PODS};
 use crate::apiserver::{ApiError, ApiRequest, ApiResponse, ApiResult, ApiServer, Method, WatchId};
-use crate::controllers::deployment::DeploymentController;
-use crate::controllers::garbage_collector::GarbageCollector;
-use crate::controllers::namespace::NamespaceController;
-use crate::controllers::node_lifecycle::{self, NodeLifecycle};
-use crate::controllers::replica_set::ReplicaSetController;
+use crate::controllers::node_lifecycle;
+use crate::controllers::reconciler::Context;
+use crate::controllers::runner::Controller;
+use crate::metrics_server::{NodeUsage, ResourceMetrics};
 use crate::scheduler::{Decision, Outcome, Scheduler};
 use crate::trace::{Component, Trace};
 use k8s_openapi::jiff::Timestamp;
@@ -19,11 +18,9 @@ use serde_json::Value;
 pub struct ControlPlane {
     api: ApiServer,
     scheduler: Scheduler,
-    node_lifecycle: NodeLifecycle,
-    deployments: DeploymentController,
-    replica_sets: ReplicaSetController,
-    garbage_collector: GarbageCollector,
-    namespaces: NamespaceController,
+    /// The controller manager's controllers, in the order each settle round runs them.
+    controllers: Vec<Box<dyn Controller>>,
+    metrics: ResourceMetrics,
     trace: Trace,
 }
 
@@ -43,11 +40,8 @@ impl ControlPlane {
         ControlPlane {
             api: ApiServer::new(seed, now),
             scheduler: Scheduler::default(),
-            node_lifecycle: NodeLifecycle::default(),
-            deployments: DeploymentController::default(),
-            replica_sets: ReplicaSetController::default(),
-            garbage_collector: GarbageCollector::default(),
-            namespaces: NamespaceController::default(),
+            controllers: crate::controllers::controller_manager(),
+            metrics: ResourceMetrics::default(),
             trace: Trace::default(),
         }
     }
@@ -82,18 +76,35 @@ impl ControlPlane {
     pub fn settle(&mut self, now: Timestamp) {
         for _ in 0..SETTLE_ROUNDS {
             let before = self.api.store().revision();
-            self.deployments.reconcile(&mut self.api, now);
-            self.replica_sets.reconcile(&mut self.api, now);
-            self.garbage_collector.reconcile(&mut self.api, now);
-            self.namespaces.reconcile(&mut self.api, now);
-            self.node_lifecycle.reconcile(&mut self.api, now);
+            let mut ctx = Context { api: &mut self.api, metrics: &self.metrics, now };
+            for controller in &mut self.controllers {
+                controller.run(&mut ctx);
+            }
             for decision in self.scheduler.schedule_pending(&mut self.api, now) {
                 self.record_decision(&decision, now);
             }
-            if self.api.store().revision() == before {
+            let quiet = self.api.store().revision() == before && !self.controllers.iter().any(|c| c.has_due(now));
+            if quiet {
                 break;
             }
         }
+    }
+
+    /// When a controller next wants to look at something without being
+    /// told of a change (a backoff, a deadline, a schedule): the driver
+    /// calls `tick` then.
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        self.controllers.iter().filter_map(|c| c.next_wake()).min()
+    }
+
+    /// A scrape of one node's resource usage (what metrics-server does every
+    /// 15 s), for the HorizontalPodAutoscaler and `kubectl top`.
+    pub fn record_metrics(&mut self, report: NodeUsage) {
+        self.metrics.record(report);
+    }
+
+    pub fn metrics(&self) -> &ResourceMetrics {
+        &self.metrics
     }
 
     pub fn tick(&mut self, now: Timestamp) {

@@ -11,6 +11,7 @@ pub mod images;
 pub mod kubelet;
 pub mod labels;
 pub mod manifest;
+pub mod metrics_server;
 pub mod node_sessions;
 pub mod object_meta;
 pub mod protocol;

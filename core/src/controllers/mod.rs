@@ -24,12 +24,27 @@ pub mod pod_ranking;
 pub mod pod_readiness;
 pub mod pod_template_hash;
 pub mod queue;
+pub mod reconciler;
 pub mod replica_set;
 pub mod rollout;
 pub mod rollout_status;
+pub mod runner;
 #[cfg(test)]
 mod testing;
 
 /// The user the controller manager's controllers act as (bound to a
 /// full-access role by the bootstrap policy).
 pub const CONTROLLER_MANAGER: &str = "system:kube-controller-manager";
+
+/// The controllers of the controller manager, in the order each settle
+/// round runs them: workloads first, so that the pods they create are
+/// scheduled in the same round.
+pub fn controller_manager() -> Vec<Box<dyn runner::Controller>> {
+    vec![
+        Box::new(runner::Runner::new(deployment::DeploymentController::default())),
+        Box::new(runner::Runner::new(replica_set::ReplicaSetController::default())),
+        Box::new(runner::Runner::new(garbage_collector::GarbageCollector::default())),
+        Box::new(runner::Runner::new(namespace::NamespaceController::default())),
+        Box::new(runner::Runner::new(node_lifecycle::NodeLifecycle)),
+    ]
+}

@@ -5,7 +5,8 @@
 
 use crate::apiserver::resources::NODES;
 use crate::apiserver::{set_condition, ApiRequest, ApiServer};
-use crate::store::ObjectKey;
+use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
+use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
@@ -31,35 +32,28 @@ fn wanted_taint(node: &Value) -> Option<&'static str> {
     }
 }
 
-/// Keeps readiness taints in line with each node's Ready condition. It reads
-/// the store's history from its own cursor, so each settle looks only at the
-/// nodes that changed since the last one (all of them after a compaction).
+/// Keeps readiness taints in line with each node's Ready condition.
 #[derive(Debug, Default)]
-pub struct NodeLifecycle {
-    cursor: u64,
-}
+pub struct NodeLifecycle;
 
-impl NodeLifecycle {
-    pub fn reconcile(&mut self, api: &mut ApiServer, now: Timestamp) {
-        let store = api.store();
-        let nodes = NODES.storage_name();
-        let changed: Vec<String> = match store.events_since(self.cursor) {
-            Ok(events) => {
-                let mut names: Vec<String> = events
-                    .filter(|e| e.key.resource == nodes && e.event_type != crate::store::EventType::Deleted)
-                    .map(|e| e.key.name.clone())
-                    .collect();
-                names.sort();
-                names.dedup();
-                names
-            }
-            Err(_) => store.list(&nodes, None).map(|(k, _)| k.name.clone()).collect(),
-        };
-        for name in changed {
-            reconcile_node(api, &name, now);
+impl Reconciler for NodeLifecycle {
+    fn name(&self) -> &'static str {
+        "node-lifecycle"
+    }
+
+    fn keys_for(&mut self, event: &StoreEvent, _: &Store, keys: &mut Vec<ObjectKey>) {
+        if event.key.resource == NODES.storage_name() && event.event_type != EventType::Deleted {
+            keys.push(event.key.clone());
         }
-        // Our own writes are seen on the next pass and need nothing more.
-        self.cursor = api.store().revision();
+    }
+
+    fn relist(&mut self, store: &Store) -> Vec<ObjectKey> {
+        store.list(&NODES.storage_name(), None).map(|(key, _)| key.clone()).collect()
+    }
+
+    fn reconcile(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) -> ReconcileResult {
+        reconcile_node(ctx.api, &key.name, ctx.now);
+        Ok(Action::await_change())
     }
 }
 
