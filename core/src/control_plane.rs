@@ -103,6 +103,11 @@ impl ControlPlane {
         self.metrics.record(report);
     }
 
+    /// A node's kubelet could not be scraped (it is gone): its metrics go.
+    pub fn forget_metrics(&mut self, node: &str) {
+        self.metrics.forget_node(node);
+    }
+
     pub fn metrics(&self) -> &ResourceMetrics {
         &self.metrics
     }

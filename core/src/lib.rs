@@ -5,6 +5,7 @@
 //! a browser tab, natively, and in tests on a virtual clock.
 
 pub mod apiserver;
+pub mod clock;
 pub mod control_plane;
 pub mod controllers;
 pub mod images;
@@ -17,6 +18,7 @@ pub mod object_meta;
 pub mod protocol;
 pub mod quantity;
 pub mod scheduler;
+pub mod simulation;
 pub mod store;
 pub mod trace;
 pub mod validation;

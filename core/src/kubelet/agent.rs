@@ -11,6 +11,7 @@ use super::runtime::{RuntimeCommand, RuntimeEvent};
 use super::{Kubelet, KubeletOutput};
 use crate::apiserver::resources::{NODES, PODS};
 use crate::apiserver::{ApiRequest, ApiResponse};
+use crate::metrics_server::{NodeUsage, PodUsage, RESOLUTION};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
@@ -99,6 +100,15 @@ impl NodeAgent {
         self.in_flight.clear();
         self.watch = None;
         self.next_heartbeat = None;
+    }
+
+    /// What a scrape of this kubelet's resource metrics returns (metrics-server
+    /// does one every 15 s): each running pod's usage, and the node's total.
+    pub fn resource_metrics(&self, now: Timestamp) -> NodeUsage {
+        let pods = self.kubelet.usage(now);
+        let cpu_millis = pods.iter().map(PodUsage::cpu_millis).sum();
+        let memory_bytes = pods.iter().flat_map(|p| &p.containers).map(|c| c.memory_bytes).sum();
+        NodeUsage { node: self.info.name.clone(), timestamp: now, window: RESOLUTION, cpu_millis, memory_bytes, pods }
     }
 
     pub fn drain(&mut self) -> Vec<AgentOutput> {

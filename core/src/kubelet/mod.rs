@@ -18,6 +18,7 @@ pub mod node;
 pub mod runtime;
 pub mod status;
 
+use crate::metrics_server::{ContainerUsage, PodUsage, RESOLUTION};
 use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -60,6 +61,8 @@ struct ContainerWorker {
     /// When the next start is due (after a failed pull or a restartable exit).
     retry_at: Option<Timestamp>,
     backoff_secs: i64,
+    /// The last usage the runtime measured while it ran: (CPU millicores, memory bytes).
+    usage: Option<(i64, i64)>,
 }
 
 /// A pod being deleted: the runtime has been told to stop it.
@@ -244,6 +247,7 @@ impl Kubelet {
                         last_terminated: None,
                         retry_at: None,
                         backoff_secs: BACKOFF_INITIAL_SECS,
+                        usage: None,
                     })
                     .collect();
                 // A pod first seen already being deleted (it was deleted while
@@ -307,6 +311,13 @@ impl Kubelet {
         match event {
             // Stopping: only exits of containers still running matter; a late
             // pull failure or start (already stopped by the runtime) changes nothing.
+            RuntimeEvent::Usage { container, cpu_millis, memory_bytes, .. } => {
+                // Usage is not status: it is read by scrapes (`usage`), never reported.
+                if let Some(c) = worker.containers.iter_mut().find(|c| c.launch.container == container && matches!(c.state, State::Running { .. })) {
+                    c.usage = Some((cpu_millis, memory_bytes));
+                }
+                return Vec::new();
+            }
             RuntimeEvent::PullFailed { .. } | RuntimeEvent::Started { .. } if terminating => return Vec::new(),
             RuntimeEvent::PullFailed { container, message, .. } => {
                 let Some(i) = find(worker, &container) else { return Vec::new() };
@@ -324,6 +335,7 @@ impl Kubelet {
             RuntimeEvent::Exited { container, exit_code, message, .. } => {
                 let Some(i) = find(worker, &container) else { return Vec::new() };
                 let c = &mut worker.containers[i];
+                c.usage = None;
                 let started_at = match &c.state {
                     State::Running { started_at } => Some(*started_at),
                     _ => None,
@@ -394,6 +406,30 @@ impl Kubelet {
             }
         }
         out
+    }
+
+    /// The usage of each pod with a running container, as a kubelet's
+    /// `/metrics/resource` gives it to a scrape.
+    pub fn usage(&self, now: Timestamp) -> Vec<PodUsage> {
+        self.pods
+            .values()
+            .filter(|w| w.termination.is_none())
+            .filter_map(|w| {
+                let containers: Vec<ContainerUsage> = w
+                    .containers
+                    .iter()
+                    .filter_map(|c| c.usage.map(|(cpu, memory)| ContainerUsage { name: c.launch.container.clone(), cpu_millis: cpu, memory_bytes: memory }))
+                    .collect();
+                (!containers.is_empty()).then(|| PodUsage {
+                    namespace: w.pod.metadata.namespace.clone().unwrap_or_default(),
+                    name: w.pod.metadata.name.clone().unwrap_or_default(),
+                    uid: uid_of(&w.pod).to_string(),
+                    timestamp: now,
+                    window: RESOLUTION,
+                    containers,
+                })
+            })
+            .collect()
     }
 
     /// When the kubelet next needs `tick`.

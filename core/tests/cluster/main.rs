@@ -1,0 +1,8 @@
+//! Scenario tests: a whole cluster in core (`tabernetes_core::simulation`),
+//! real kubelet agents with scripted runtimes, on a virtual clock. One
+//! binary, a module per feature.
+
+mod cascades;
+mod deployments;
+mod determinism;
+mod support;
