@@ -13,9 +13,12 @@
 //! Shared pieces: `queue` (what each controller still has to look at),
 //! `ownership` (ownerReferences and claiming), `events` (Events about objects).
 
+pub mod completion_index;
 pub mod deployment;
 pub mod events;
 pub mod garbage_collector;
+pub mod job;
+pub mod job_backoff;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod owner_graph;
@@ -29,6 +32,7 @@ pub mod replica_set;
 pub mod rollout;
 pub mod rollout_status;
 pub mod runner;
+pub mod ttl_after_finished;
 #[cfg(test)]
 mod testing;
 
@@ -43,6 +47,8 @@ pub fn controller_manager() -> Vec<Box<dyn runner::Controller>> {
     vec![
         Box::new(runner::Runner::new(deployment::DeploymentController::default())),
         Box::new(runner::Runner::new(replica_set::ReplicaSetController::default())),
+        Box::new(runner::Runner::new(job::JobController::default())),
+        Box::new(runner::Runner::new(ttl_after_finished::TtlAfterFinished)),
         Box::new(runner::Runner::new(garbage_collector::GarbageCollector::default())),
         Box::new(runner::Runner::new(namespace::NamespaceController::default())),
         Box::new(runner::Runner::new(node_lifecycle::NodeLifecycle)),

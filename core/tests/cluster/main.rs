@@ -5,4 +5,5 @@
 mod cascades;
 mod deployments;
 mod determinism;
+mod jobs;
 mod support;

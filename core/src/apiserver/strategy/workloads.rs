@@ -206,8 +206,12 @@ pub fn job(job: &mut Job, write: Write<'_>) -> Vec<FieldError> {
         errors.push(FieldError::invalid("spec.ttlSecondsAfterFinished", ttl, "must be greater than or equal to 0"));
     }
     let mode = spec.completion_mode.as_deref().unwrap_or_default();
-    if mode != "NonIndexed" {
-        errors.push(FieldError::not_supported("spec.completionMode", mode, &["NonIndexed"]));
+    if !["NonIndexed", "Indexed"].contains(&mode) {
+        errors.push(FieldError::not_supported("spec.completionMode", mode, &["Indexed", "NonIndexed"]));
+    }
+    if mode == "Indexed" && spec.completions.is_none() {
+        let message = "Required value: when completion mode is Indexed".to_string();
+        errors.push(FieldError { reason: "FieldValueRequired", field: "spec.completions".into(), message });
     }
     selects_template(spec.selector.as_ref(), &spec.template, &mut errors);
     job_template(&spec.template, &mut errors, "spec.template");
