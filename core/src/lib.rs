@@ -8,6 +8,7 @@ pub mod apiserver;
 pub mod clock;
 pub mod control_plane;
 pub mod controllers;
+pub mod cron_schedule;
 pub mod images;
 pub mod kubelet;
 pub mod labels;

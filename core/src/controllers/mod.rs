@@ -14,6 +14,7 @@
 //! `ownership` (ownerReferences and claiming), `events` (Events about objects).
 
 pub mod completion_index;
+pub mod cron_job;
 pub mod deployment;
 pub mod events;
 pub mod garbage_collector;
@@ -47,6 +48,7 @@ pub fn controller_manager() -> Vec<Box<dyn runner::Controller>> {
     vec![
         Box::new(runner::Runner::new(deployment::DeploymentController::default())),
         Box::new(runner::Runner::new(replica_set::ReplicaSetController::default())),
+        Box::new(runner::Runner::new(cron_job::CronJobController::default())),
         Box::new(runner::Runner::new(job::JobController::default())),
         Box::new(runner::Runner::new(ttl_after_finished::TtlAfterFinished)),
         Box::new(runner::Runner::new(garbage_collector::GarbageCollector::default())),

@@ -3,6 +3,7 @@
 //! binary, a module per feature.
 
 mod cascades;
+mod cron_jobs;
 mod deployments;
 mod determinism;
 mod jobs;

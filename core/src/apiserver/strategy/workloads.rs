@@ -7,6 +7,7 @@
 use super::pod;
 use super::Write;
 use crate::apiserver::status::FieldError;
+use crate::cron_schedule::ScheduleError;
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetUpdateStrategy, Deployment, DeploymentStrategy, ReplicaSet, RollingUpdateDaemonSet,
     RollingUpdateDeployment, RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetUpdateStrategy,
@@ -234,12 +235,19 @@ pub fn cron_job(cj: &mut CronJob) -> Vec<FieldError> {
     let job_spec = spec.job_template.spec.get_or_insert_with(Default::default);
     pod::default_pod_spec(job_spec.template.spec.get_or_insert_with(Default::default));
     let mut errors = Vec::new();
-    let fields = spec.schedule.split_whitespace().count();
-    let macro_form = spec.schedule.starts_with('@');
     if spec.schedule.trim().is_empty() {
         errors.push(FieldError::required("spec.schedule"));
-    } else if !macro_form && fields != 5 {
-        errors.push(FieldError::invalid("spec.schedule", &spec.schedule, format!("expected exactly 5 fields, found {fields}")));
+    } else {
+        match crate::cron_schedule::Schedule::parse(&spec.schedule, spec.time_zone.as_deref()) {
+            Ok(_) => {}
+            Err(e @ (ScheduleError::UnknownTimeZone(_) | ScheduleError::LocalTimeZone)) => {
+                errors.push(FieldError::invalid("spec.timeZone", spec.time_zone.as_deref().unwrap_or(""), e.to_string()));
+            }
+            Err(e) => errors.push(FieldError::invalid("spec.schedule", &spec.schedule, e.to_string())),
+        }
+    }
+    if let Some(deadline) = spec.starting_deadline_seconds.filter(|s| *s < 0) {
+        errors.push(FieldError::invalid("spec.startingDeadlineSeconds", deadline, "must be greater than or equal to 0"));
     }
     let policy = spec.concurrency_policy.as_deref().unwrap_or_default();
     if !["Allow", "Forbid", "Replace"].contains(&policy) {
