@@ -14,7 +14,10 @@
 //! `ownership` (ownerReferences and claiming), `events` (Events about objects).
 
 pub mod completion_index;
+pub mod controller_history;
 pub mod cron_job;
+pub mod daemon_placement;
+pub mod daemon_set;
 pub mod deployment;
 pub mod events;
 pub mod garbage_collector;
@@ -24,6 +27,7 @@ pub mod namespace;
 pub mod node_lifecycle;
 pub mod owner_graph;
 pub mod ownership;
+pub mod pod_gc;
 pub mod pod_ranking;
 pub mod pod_readiness;
 pub mod pod_template_hash;
@@ -48,11 +52,13 @@ pub fn controller_manager() -> Vec<Box<dyn runner::Controller>> {
     vec![
         Box::new(runner::Runner::new(deployment::DeploymentController::default())),
         Box::new(runner::Runner::new(replica_set::ReplicaSetController::default())),
+        Box::new(runner::Runner::new(daemon_set::DaemonSetController::default())),
         Box::new(runner::Runner::new(cron_job::CronJobController::default())),
         Box::new(runner::Runner::new(job::JobController::default())),
         Box::new(runner::Runner::new(ttl_after_finished::TtlAfterFinished)),
         Box::new(runner::Runner::new(garbage_collector::GarbageCollector::default())),
         Box::new(runner::Runner::new(namespace::NamespaceController::default())),
         Box::new(runner::Runner::new(node_lifecycle::NodeLifecycle)),
+        Box::new(runner::Runner::new(pod_gc::PodGarbageCollector::default())),
     ]
 }

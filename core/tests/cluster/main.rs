@@ -4,6 +4,7 @@
 
 mod cascades;
 mod cron_jobs;
+mod daemon_sets;
 mod deployments;
 mod determinism;
 mod jobs;
