@@ -105,7 +105,6 @@ pub fn sync_current(api: &mut ApiServer, owner: &Value, template: &PodTemplateSp
         if response.is_success() {
             return response.json_body().map(|v| History { current: Arc::new(v.clone()), collision_count });
         }
-
         if response.status != 409 {
             return None;
         }

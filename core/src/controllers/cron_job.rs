@@ -10,7 +10,7 @@
 
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::job::{condition, COMPLETE, FAILED};
-use super::ownership::{controller_of, controller_ref, key_of, name, namespace, uid};
+use super::ownership::{controller_keys, controller_of, controller_ref, name, namespace, uid, write_status};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::{CRON_JOBS, JOBS};
@@ -53,11 +53,7 @@ impl Reconciler for CronJobController {
         if event.key.resource == CRON_JOBS.storage_name() && event.event_type != EventType::Deleted {
             keys.push(event.key.clone());
         } else if event.key.resource == JOBS.storage_name() {
-            for job in [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten() {
-                if let Some(owner) = controller_of(job).filter(|r| r["kind"] == "CronJob") {
-                    keys.push(ObjectKey::new(CRON_JOBS.storage_name(), event.key.namespace.as_str(), owner["name"].as_str().unwrap_or("")));
-                }
-            }
+            controller_keys(event, "CronJob", &CRON_JOBS, keys);
         }
     }
 
@@ -351,14 +347,9 @@ impl Sync<'_> {
         let mut status = self.cj.status.clone().unwrap_or_default();
         status.active = status.active.filter(|a| !a.is_empty());
         let status = serde_json::to_value(status).unwrap_or(Value::Null);
-        let key = key_of(&CRON_JOBS, &self.value);
-        let Some(latest) = self.api.store().get(&key).cloned() else { return };
-        if latest.get("status").unwrap_or(&json!({})) == &status {
-            return;
+        // An empty status is what a new CronJob has already.
+        if status != json!({}) || self.value.get("status").is_some_and(|s| s != &json!({})) {
+            write_status(self.api, &CRON_JOBS, &self.value, status, self.now);
         }
-        let mut body = (*latest).clone();
-        body["status"] = status;
-        let path = format!("{}/status", CRON_JOBS.path(Some(&key.namespace), Some(&key.name)));
-        self.api.handle(&ApiRequest::put(path, body).as_user(CONTROLLER_MANAGER), self.now);
     }
 }

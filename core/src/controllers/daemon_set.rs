@@ -15,7 +15,7 @@
 use super::controller_history::{self, hash_of, HASH_LABEL};
 use super::daemon_placement::{add_daemon_tolerations, placement, Placement};
 use super::events::{EventRecorder, NORMAL, WARNING};
-use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, key_of, labels, name, namespace};
+use super::ownership::{claim, controller_keys, controller_of, controller_ref, is_being_deleted, labels, name, namespace, write_status};
 use super::pod_readiness::{available_from, is_available, is_ready};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::rollout::scaled_value;
@@ -74,11 +74,7 @@ impl Reconciler for DaemonSetController {
         if resource == DAEMON_SETS.storage_name() && event.event_type != EventType::Deleted {
             keys.push(event.key.clone());
         } else if resource == PODS.storage_name() {
-            for pod in [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten() {
-                if let Some(owner) = controller_of(pod).filter(|r| r["kind"] == "DaemonSet") {
-                    keys.push(ObjectKey::new(DAEMON_SETS.storage_name(), event.key.namespace.as_str(), owner["name"].as_str().unwrap_or("")));
-                }
-            }
+            controller_keys(event, "DaemonSet", &DAEMON_SETS, keys);
         } else if resource == NODES.storage_name() {
             // Only what placement reads: a node joining or leaving, its labels, its taints.
             let placement_changed = event.previous.as_deref().is_none_or(|p| {
@@ -454,15 +450,7 @@ impl Sync<'_> {
                 status[field] = json!(count);
             }
         }
-        let key = key_of(&DAEMON_SETS, &self.value);
-        let Some(latest) = self.api.store().get(&key).cloned() else { return };
-        if latest.get("status") == Some(&status) {
-            return;
-        }
-        let mut body = (*latest).clone();
-        body["status"] = status;
-        let path = format!("{}/status", DAEMON_SETS.path(Some(&key.namespace), Some(&key.name)));
-        self.api.handle(&ApiRequest::put(path, body).as_user(CONTROLLER_MANAGER), self.now);
+        write_status(self.api, &DAEMON_SETS, &self.value, status, self.now);
     }
 }
 

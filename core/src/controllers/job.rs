@@ -19,7 +19,7 @@
 use super::completion_index::{self, ANNOTATION as INDEX_ANNOTATION};
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::job_backoff::BackoffRecord;
-use super::ownership::{claim, controller_of, controller_ref, finalizers, is_being_deleted, key_of, labels, name, namespace, uid, update};
+use super::ownership::{claim, controller_keys, controller_of, controller_ref, finalizers, is_being_deleted, key_of, labels, name, namespace, uid, update, write_status};
 use super::pod_ranking::in_deletion_order;
 use super::pod_readiness::{is_active, is_ready};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
@@ -70,11 +70,7 @@ impl Reconciler for JobController {
         if event.key.resource == JOBS.storage_name() {
             keys.push(event.key.clone());
         } else if event.key.resource == PODS.storage_name() {
-            for pod in [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten() {
-                if let Some(job) = controller_of(pod).filter(|r| r["kind"] == "Job") {
-                    keys.push(ObjectKey::new(JOBS.storage_name(), event.key.namespace.as_str(), job["name"].as_str().unwrap_or("")));
-                }
-            }
+            controller_keys(event, "Job", &JOBS, keys);
             if event.event_type != EventType::Deleted && is_orphan_with_finalizer(store, &event.object) {
                 keys.push(event.key.clone());
             }
@@ -623,8 +619,6 @@ impl Sync<'_> {
 
     /// Writes the status as it stands, on the latest stored Job.
     fn write_status(&mut self) {
-        let key = key_of(&JOBS, &self.value);
-        let Some(latest) = self.api.store().get(&key).cloned() else { return };
         let mut status = self.job.status.clone().unwrap_or_default();
         // Empty lists are left out, as Go's omitempty does, so that the
         // same status always reads the same.
@@ -633,15 +627,9 @@ impl Sync<'_> {
             uncounted.succeeded = uncounted.succeeded.take().filter(|u| !u.is_empty());
             uncounted.failed = uncounted.failed.take().filter(|u| !u.is_empty());
         }
-        let mut body = (*latest).clone();
-        body["status"] = serde_json::to_value(status).unwrap_or(Value::Null);
-        if latest.get("status") == body.get("status") {
-            return;
-        }
-        let path = format!("{}/status", JOBS.path(Some(&key.namespace), Some(&key.name)));
-        let response = self.api.handle(&ApiRequest::put(path, body).as_user(CONTROLLER_MANAGER), self.now).into_response();
-        if let Some(stored) = response.json_body().filter(|_| response.is_success()) {
-            self.value = Arc::new(stored.clone());
+        let status = serde_json::to_value(status).unwrap_or(Value::Null);
+        if let Some(stored) = write_status(self.api, &JOBS, &self.value, status, self.now) {
+            self.value = stored;
         }
     }
 }

@@ -37,6 +37,7 @@ pub mod replica_set;
 pub mod rollout;
 pub mod rollout_status;
 pub mod runner;
+pub mod stateful_set;
 pub mod ttl_after_finished;
 #[cfg(test)]
 mod testing;
@@ -53,6 +54,7 @@ pub fn controller_manager() -> Vec<Box<dyn runner::Controller>> {
         Box::new(runner::Runner::new(deployment::DeploymentController::default())),
         Box::new(runner::Runner::new(replica_set::ReplicaSetController::default())),
         Box::new(runner::Runner::new(daemon_set::DaemonSetController::default())),
+        Box::new(runner::Runner::new(stateful_set::StatefulSetController::default())),
         Box::new(runner::Runner::new(cron_job::CronJobController::default())),
         Box::new(runner::Runner::new(job::JobController::default())),
         Box::new(runner::Runner::new(ttl_after_finished::TtlAfterFinished)),

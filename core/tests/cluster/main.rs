@@ -8,4 +8,5 @@ mod daemon_sets;
 mod deployments;
 mod determinism;
 mod jobs;
+mod stateful_sets;
 mod support;
