@@ -4,7 +4,9 @@
 //! controllers react to what changed, so a driver only has to deliver
 //! requests, watch events and ticks.
 
+use crate::apiserver::admission::Admission;
 use crate::apiserver::resources::{self, PODS};
+use crate::cluster_config::ClusterConfig;
 use crate::apiserver::{ApiError, ApiRequest, ApiResponse, ApiResult, ApiServer, Method, WatchId};
 use crate::controllers::node_lifecycle;
 use crate::controllers::reconciler::Context;
@@ -37,10 +39,17 @@ pub const ADMIN: &str = "admin";
 impl ControlPlane {
     /// `seed` makes UIDs unique per cluster; the same seed replays the same history.
     pub fn new(seed: u64, now: Timestamp) -> Self {
+        Self::with_config(seed, now, &ClusterConfig::default())
+    }
+
+    /// A control plane whose components run with `config`'s settings.
+    pub fn with_config(seed: u64, now: Timestamp, config: &ClusterConfig) -> Self {
+        let mut api = ApiServer::new(seed, now);
+        api.set_admission(Admission { default_toleration_seconds: config.default_toleration_seconds });
         ControlPlane {
-            api: ApiServer::new(seed, now),
+            api,
             scheduler: Scheduler::default(),
-            controllers: crate::controllers::controller_manager(),
+            controllers: crate::controllers::controller_manager(config),
             metrics: ResourceMetrics::default(),
             trace: Trace::default(),
         }

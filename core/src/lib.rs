@@ -6,6 +6,7 @@
 
 pub mod apiserver;
 pub mod clock;
+pub mod cluster_config;
 pub mod control_plane;
 pub mod controllers;
 pub mod cron_schedule;

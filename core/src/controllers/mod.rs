@@ -38,6 +38,7 @@ pub mod rollout;
 pub mod rollout_status;
 pub mod runner;
 pub mod stateful_set;
+pub mod taint_eviction;
 pub mod ttl_after_finished;
 #[cfg(test)]
 mod testing;
@@ -49,7 +50,7 @@ pub const CONTROLLER_MANAGER: &str = "system:kube-controller-manager";
 /// The controllers of the controller manager, in the order each settle
 /// round runs them: workloads first, so that the pods they create are
 /// scheduled in the same round.
-pub fn controller_manager() -> Vec<Box<dyn runner::Controller>> {
+pub fn controller_manager(config: &crate::cluster_config::ClusterConfig) -> Vec<Box<dyn runner::Controller>> {
     vec![
         Box::new(runner::Runner::new(deployment::DeploymentController::default())),
         Box::new(runner::Runner::new(replica_set::ReplicaSetController::default())),
@@ -60,7 +61,8 @@ pub fn controller_manager() -> Vec<Box<dyn runner::Controller>> {
         Box::new(runner::Runner::new(ttl_after_finished::TtlAfterFinished)),
         Box::new(runner::Runner::new(garbage_collector::GarbageCollector::default())),
         Box::new(runner::Runner::new(namespace::NamespaceController::default())),
-        Box::new(runner::Runner::new(node_lifecycle::NodeLifecycle)),
+        Box::new(runner::Runner::new(node_lifecycle::NodeLifecycle::new(config.node_monitor_grace_period()))),
+        Box::new(runner::Runner::new(taint_eviction::TaintEviction::default())),
         Box::new(runner::Runner::new(pod_gc::PodGarbageCollector::default())),
     ]
 }

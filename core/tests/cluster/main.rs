@@ -8,5 +8,6 @@ mod daemon_sets;
 mod deployments;
 mod determinism;
 mod jobs;
+mod nodes;
 mod stateful_sets;
 mod support;

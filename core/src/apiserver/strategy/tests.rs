@@ -45,12 +45,3 @@ fn malformed_quantities_are_invalid() {
     let errors = validate_pod_spec(p.spec.as_ref().unwrap());
     assert_eq!(errors[0].field, "spec.containers[0].resources.limits[memory]");
 }
-
-#[test]
-fn existing_tolerations_are_not_duplicated() {
-    let mut p = pod(json!({"containers": [{"name": "c"}], "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]}));
-    default_pod(&mut p);
-    let tolerations = p.spec.unwrap().tolerations.unwrap();
-    assert_eq!(tolerations.len(), 2);
-    assert_eq!(tolerations[0].toleration_seconds, Some(5));
-}
