@@ -19,11 +19,14 @@ pub mod cron_job;
 pub mod daemon_placement;
 pub mod daemon_set;
 pub mod deployment;
+pub mod endpoint_slice;
+pub mod endpoints;
 pub mod events;
 pub mod garbage_collector;
 pub mod job;
 pub mod job_backoff;
 pub mod namespace;
+pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod owner_graph;
 pub mod ownership;
@@ -37,6 +40,7 @@ pub mod replica_set;
 pub mod rollout;
 pub mod rollout_status;
 pub mod runner;
+pub mod service_backends;
 pub mod stateful_set;
 pub mod taint_eviction;
 pub mod ttl_after_finished;
@@ -59,8 +63,11 @@ pub fn controller_manager(config: &crate::cluster_config::ClusterConfig) -> Vec<
         Box::new(runner::Runner::new(cron_job::CronJobController::default())),
         Box::new(runner::Runner::new(job::JobController::default())),
         Box::new(runner::Runner::new(ttl_after_finished::TtlAfterFinished)),
+        Box::new(runner::Runner::new(endpoints::EndpointsController)),
+        Box::new(runner::Runner::new(endpoint_slice::EndpointSliceController)),
         Box::new(runner::Runner::new(garbage_collector::GarbageCollector::default())),
         Box::new(runner::Runner::new(namespace::NamespaceController::default())),
+        Box::new(runner::Runner::new(node_ipam::NodeIpam::default())),
         Box::new(runner::Runner::new(node_lifecycle::NodeLifecycle::new(config.node_monitor_grace_period()))),
         Box::new(runner::Runner::new(taint_eviction::TaintEviction::default())),
         Box::new(runner::Runner::new(pod_gc::PodGarbageCollector::default())),

@@ -50,6 +50,7 @@ enum Purpose {
     Heartbeat,
     CreateLease,
     RenewLease,
+    GetNode,
     /// The final DELETE of a pod that was being deleted; holds its UID.
     DeletePod(String),
 }
@@ -159,6 +160,12 @@ impl NodeAgent {
         let Some(purpose) = self.in_flight.get(&id).cloned() else { return };
         if purpose != Purpose::WatchPods {
             self.in_flight.remove(&id);
+        }
+        // Whatever brings the Node back may bring its pod CIDR (node IPAM sets it).
+        let node_reply = matches!(purpose, Purpose::Register | Purpose::UpdateStatusAfterConflict | Purpose::Heartbeat | Purpose::GetNode);
+        if let Some(cidr) = response.json_body().filter(|_| node_reply && response.is_success()).and_then(|n| n.pointer("/spec/podCIDR")).and_then(Value::as_str) {
+            let out = self.kubelet.set_pod_cidr(cidr, now);
+            self.emit(out);
         }
         match purpose {
             Purpose::Register if response.status == 409 => {
@@ -281,6 +288,10 @@ impl NodeAgent {
             self.send(Purpose::CreateLease, ApiRequest::post(LEASES.path(Some(LEASE_NAMESPACE), None), lease));
         }
         self.next_lease_renewal = Some(now + SignedDuration::from_secs(LEASE_RENEW_SECS));
+        // Until it has its pod CIDR, the kubelet asks for its Node with each renewal.
+        if !self.kubelet.has_pod_cidr() {
+            self.send(Purpose::GetNode, ApiRequest::get(NODES.path(None, Some(&self.info.name))));
+        }
     }
 
     fn emit(&mut self, outputs: Vec<KubeletOutput>) {

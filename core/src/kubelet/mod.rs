@@ -15,6 +15,7 @@
 
 pub mod agent;
 pub mod node;
+pub mod pod_network;
 pub mod runtime;
 pub mod status;
 
@@ -85,6 +86,8 @@ struct PodWorker {
     start_time: Timestamp,
     reported: Option<PodStatus>,
     termination: Option<Termination>,
+    /// The pod's address, once its sandbox runs (its first container started).
+    ip: Option<std::net::Ipv4Addr>,
 }
 
 impl PodWorker {
@@ -178,6 +181,8 @@ impl PodWorker {
             conditions: Some(status::merge_conditions(&base, &status::conditions(phase, all_ready, started), now)),
             container_statuses: Some(views.iter().map(status::container_status).collect()),
             start_time: Some(Time(self.start_time)),
+            pod_ip: self.ip.map(|ip| ip.to_string()),
+            pod_ips: self.ip.map(|ip| vec![k8s_openapi::api::core::v1::PodIP { ip: ip.to_string() }]),
             qos_class: self.pod.status.as_ref().and_then(|s| s.qos_class.clone()),
             ..Default::default()
         }
@@ -219,6 +224,7 @@ pub fn launch_for(pod: &Pod, container: &Container) -> ContainerLaunch {
 #[derive(Clone, Debug, Default)]
 pub struct Kubelet {
     pods: BTreeMap<String, PodWorker>,
+    network: pod_network::PodNetwork,
 }
 
 impl Kubelet {
@@ -255,7 +261,7 @@ impl Kubelet {
                 if !deleting {
                     out.extend(containers.iter().map(|c| KubeletOutput::Runtime(RuntimeCommand::Start(c.launch.clone()))));
                 }
-                self.pods.insert(uid.clone(), PodWorker { pod, containers, start_time: now, reported: None, termination: None });
+                self.pods.insert(uid.clone(), PodWorker { pod, containers, start_time: now, reported: None, termination: None, ip: None });
             }
         }
         let worker = self.pods.get_mut(&uid).expect("inserted above");
@@ -269,6 +275,7 @@ impl Kubelet {
     /// The pod is gone from the API server (deleted at once, force-deleted,
     /// or unbound): stop it if that was not already asked, and forget it.
     pub fn remove_pod(&mut self, uid: &str) -> Vec<KubeletOutput> {
+        self.network.release(uid);
         match self.pods.remove(uid) {
             Some(worker) if worker.termination.is_none() => vec![KubeletOutput::Runtime(RuntimeCommand::StopPod { pod_uid: uid.to_string() })],
             _ => Vec::new(),
@@ -331,6 +338,8 @@ impl Kubelet {
                 let c = &mut worker.containers[i];
                 c.state = State::Running { started_at: now };
                 c.image_id = Some(image_id);
+                // The pod's network comes up with its first container.
+                worker.ip = worker.ip.or_else(|| self.network.allocate(&uid));
             }
             RuntimeEvent::Exited { container, exit_code, message, .. } => {
                 let Some(i) = find(worker, &container) else { return Vec::new() };
@@ -406,6 +415,29 @@ impl Kubelet {
             }
         }
         out
+    }
+
+    /// The node's pod CIDR is known (or changed): pods already running get
+    /// their addresses now.
+    pub fn set_pod_cidr(&mut self, cidr: &str, now: Timestamp) -> Vec<KubeletOutput> {
+        if !self.network.set_cidr(cidr) {
+            return Vec::new();
+        }
+        let waiting: Vec<String> =
+            self.pods.iter().filter(|(_, w)| w.ip.is_none() && w.termination.is_none() && w.containers.iter().any(|c| c.image_id.is_some())).map(|(u, _)| u.clone()).collect();
+        let mut out = Vec::new();
+        for uid in waiting {
+            let ip = self.network.allocate(&uid);
+            if let Some(worker) = self.pods.get_mut(&uid) {
+                worker.ip = ip;
+            }
+            out.extend(self.report(&uid, now));
+        }
+        out
+    }
+
+    pub fn has_pod_cidr(&self) -> bool {
+        self.network.has_cidr()
     }
 
     /// The usage of each pod with a running container, as a kubelet's

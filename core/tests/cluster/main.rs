@@ -9,5 +9,6 @@ mod deployments;
 mod determinism;
 mod jobs;
 mod nodes;
+mod services;
 mod stateful_sets;
 mod support;
