@@ -23,6 +23,7 @@ pub mod endpoint_slice;
 pub mod endpoints;
 pub mod events;
 pub mod garbage_collector;
+pub mod horizontal_pod_autoscaler;
 pub mod job;
 pub mod job_backoff;
 pub mod namespace;
@@ -35,11 +36,13 @@ pub mod pod_ranking;
 pub mod pod_readiness;
 pub mod pod_template_hash;
 pub mod queue;
+pub mod replica_calculator;
 pub mod reconciler;
 pub mod replica_set;
 pub mod rollout;
 pub mod rollout_status;
 pub mod runner;
+pub mod scaling_behavior;
 pub mod service_backends;
 pub mod stateful_set;
 pub mod taint_eviction;
@@ -63,6 +66,7 @@ pub fn controller_manager(config: &crate::cluster_config::ClusterConfig) -> Vec<
         Box::new(runner::Runner::new(cron_job::CronJobController::default())),
         Box::new(runner::Runner::new(job::JobController::default())),
         Box::new(runner::Runner::new(ttl_after_finished::TtlAfterFinished)),
+        Box::new(runner::Runner::new(horizontal_pod_autoscaler::HorizontalPodAutoscalerController::default())),
         Box::new(runner::Runner::new(endpoints::EndpointsController)),
         Box::new(runner::Runner::new(endpoint_slice::EndpointSliceController)),
         Box::new(runner::Runner::new(garbage_collector::GarbageCollector::default())),

@@ -2,6 +2,7 @@
 //! real kubelet agents with scripted runtimes, on a virtual clock. One
 //! binary, a module per feature.
 
+mod autoscaling;
 mod cascades;
 mod cron_jobs;
 mod daemon_sets;

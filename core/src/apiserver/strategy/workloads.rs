@@ -12,6 +12,7 @@ use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetUpdateStrategy, Deployment, DeploymentStrategy, ReplicaSet, RollingUpdateDaemonSet,
     RollingUpdateDeployment, RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetUpdateStrategy,
 };
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget, ResourceMetricSource};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -254,6 +255,38 @@ pub fn cron_job(cj: &mut CronJob) -> Vec<FieldError> {
         errors.push(FieldError::not_supported("spec.concurrencyPolicy", policy, &["Allow", "Forbid", "Replace"]));
     }
     job_template(&job_spec.template, &mut errors, "spec.jobTemplate.spec.template");
+    errors
+}
+
+/// An autoscaler's metrics: CPU at 80% of requests by default (as upstream);
+/// resource metrics (cpu, memory) only, the ones this cluster measures.
+pub fn autoscaler_metrics(spec: &mut HorizontalPodAutoscalerSpec) -> Vec<FieldError> {
+    let metrics = spec.metrics.get_or_insert_with(Vec::new);
+    if metrics.is_empty() {
+        metrics.push(MetricSpec {
+            type_: "Resource".into(),
+            resource: Some(ResourceMetricSource { name: "cpu".into(), target: MetricTarget { type_: "Utilization".into(), average_utilization: Some(80), ..Default::default() } }),
+            ..Default::default()
+        });
+    }
+    let mut errors = Vec::new();
+    for (i, metric) in metrics.iter().enumerate() {
+        let at = format!("spec.metrics[{i}]");
+        let Some(resource) = metric.resource.as_ref().filter(|_| metric.type_ == "Resource") else {
+            errors.push(FieldError::not_supported(format!("{at}.type"), &metric.type_, &["Resource"]));
+            continue;
+        };
+        if !["cpu", "memory"].contains(&resource.name.as_str()) {
+            errors.push(FieldError::not_supported(format!("{at}.resource.name"), &resource.name, &["cpu", "memory"]));
+        }
+        let target = &resource.target;
+        match target.type_.as_str() {
+            "Utilization" if target.average_utilization.is_none_or(|u| u < 1) => errors.push(FieldError::invalid(format!("{at}.resource.target.averageUtilization"), target.average_utilization.unwrap_or(0), "must be greater than 0")),
+            "AverageValue" if target.average_value.is_none() => errors.push(FieldError::required(format!("{at}.resource.target.averageValue"))),
+            "Utilization" | "AverageValue" => {}
+            other => errors.push(FieldError::not_supported(format!("{at}.resource.target.type"), other, &["Utilization", "AverageValue"])),
+        }
+    }
     errors
 }
 
