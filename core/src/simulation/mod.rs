@@ -149,6 +149,16 @@ impl Simulation {
         self.nodes.keys().cloned().collect()
     }
 
+    /// The nodes whose agents run (not killed).
+    pub fn live_nodes(&self) -> Vec<String> {
+        self.nodes.iter().filter(|(_, n)| n.alive).map(|(name, _)| name.clone()).collect()
+    }
+
+    /// (node, pod UID) of every pod with a container running on a live node.
+    pub fn running_pods(&self) -> Vec<(String, String)> {
+        self.nodes.iter().filter(|(_, n)| n.alive).flat_map(|(name, n)| n.runtime.running_pods().into_iter().map(move |uid| (name.clone(), uid))).collect()
+    }
+
     pub fn add_node(&mut self, name: &str) {
         self.add_node_sized(name, NodeSize::default());
     }

@@ -132,6 +132,11 @@ impl SimRuntime {
         }
     }
 
+    /// The UIDs of the pods with a container running here.
+    pub fn running_pods(&self) -> std::collections::BTreeSet<String> {
+        self.containers.iter().filter(|(_, c)| c.running).map(|((uid, _), _)| uid.clone()).collect()
+    }
+
     /// When the next event is due.
     pub fn next_event(&self) -> Option<Timestamp> {
         self.due.keys().next().map(|(at, _)| *at)

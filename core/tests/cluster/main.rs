@@ -10,6 +10,7 @@ mod deployments;
 mod determinism;
 mod jobs;
 mod nodes;
+mod properties;
 mod services;
 mod stateful_sets;
 mod support;
