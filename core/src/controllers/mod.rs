@@ -1,17 +1,40 @@
-//! Controllers: each keeps one kind of desired state, in its own file.
+//! The controller manager: each controller keeps one kind of desired state,
+//! in its own file, as `reconcile(key, context) -> Result<Action>`
+//! (`reconciler`), run by one generic loop (`runner`) that reads the
+//! store's history, queues the keys a change concerns, and honours each
+//! reconcile's requeue-after. `ControlPlane::settle` runs them all in turn;
+//! `ControlPlane::next_wake` is the earliest requeue of any.
 //!
+//! Workloads:
 //! - `deployment`: Deployments roll out through ReplicaSets (arithmetic in
 //!   `rollout`, reported status in `rollout_status`, names in
 //!   `pod_template_hash`).
 //! - `replica_set`: ReplicaSets keep their number of pods (which pods go
 //!   first in `pod_ranking`, what counts as ready in `pod_readiness`).
-//! - `garbage_collector`: dependents follow their owners (its index in
-//!   `owner_graph`).
-//! - `namespace`: a deleted namespace is emptied, then goes.
-//! - `node_lifecycle`: nodes that stop being Ready are tainted.
+//! - `daemon_set`: one pod per fitting node (`daemon_placement`), rolling updates.
+//! - `stateful_set`: pods with stable names, in order, with partitions.
+//!   Both keep their template history as ControllerRevisions (`controller_history`).
+//! - `job`: pods until enough succeed, retries after a backoff
+//!   (`job_backoff`), deadlines, Indexed completion (`completion_index`).
+//! - `cron_job`: Jobs on a cron schedule in a time zone (`crate::cron_schedule`).
+//! - `ttl_after_finished`: finished Jobs are deleted after their TTL.
+//! - `horizontal_pod_autoscaler`: scale from measured usage
+//!   (`replica_calculator`, then `scaling_behavior`).
 //!
-//! Shared pieces: `queue` (what each controller still has to look at),
-//! `ownership` (ownerReferences and claiming), `events` (Events about objects).
+//! Services: `endpoints` and `endpoint_slice` list a Service's pods
+//! (`service_backends`).
+//!
+//! Nodes: `node_ipam` gives each node its pod CIDR; `node_lifecycle` notices
+//! nodes that stop renewing their lease, marks them Unknown and taints them;
+//! `taint_eviction` evicts pods whose tolerations run out; `pod_gc` removes
+//! pods of nodes that are gone.
+//!
+//! Object lifecycle: `garbage_collector` (dependents follow their owners, its
+//! index in `owner_graph`); `namespace` (a deleted namespace is emptied, then goes).
+//!
+//! Shared pieces: `queue` (cursor and work queue), `ownership`
+//! (ownerReferences and claiming), `events` (Events about objects, as each
+//! upstream controller records them).
 
 pub mod completion_index;
 pub mod controller_history;
