@@ -199,8 +199,9 @@ impl ControlPlane {
             Some(ns) => format!("{} {ns}/{name}", target.resource.kind),
             None => format!("{} {name}", target.resource.kind),
         };
-        // Heartbeats and events would drown the steps people come to see.
-        if target.resource.plural == resources::EVENTS.plural || (target.resource.plural == resources::NODES.plural && target.subresource.is_some() && component == Component::Kubelet && response.is_success()) {
+        // Heartbeats, lease renewals and events would drown the steps people come to see.
+        let heartbeat = component == Component::Kubelet && response.is_success() && (target.resource.plural == resources::LEASES.plural || (target.resource.plural == resources::NODES.plural && target.subresource.is_some()));
+        if target.resource.plural == resources::EVENTS.plural || heartbeat {
             return;
         }
         let revision = self.api.store().revision();

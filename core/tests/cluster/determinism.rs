@@ -51,3 +51,12 @@ fn the_same_seed_replays_the_same_history_event_for_event() {
     // Another seed gives other names (UIDs, generated suffixes), so another history.
     assert_ne!(scenario(43).history_digest(), first.history_digest());
 }
+
+#[test]
+fn lease_renewals_stay_out_of_the_trace() {
+    let mut sim = Simulation::new(1);
+    sim.add_node("a");
+    sim.run_for(mins(2));
+    let leases = sim.plane().trace().steps().filter(|s| s.object.starts_with("Lease")).count();
+    assert_eq!(leases, 0);
+}
