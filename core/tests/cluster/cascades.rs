@@ -106,3 +106,78 @@ fn deleting_a_namespace_empties_it_and_removes_it() {
     assert!(sim.get("namespaces", "", "team").is_none(), "the namespace is gone");
     assert_eq!(sim.plane().api().store().keys_in_namespace("team").count(), 0);
 }
+
+const TEAM: &str = "
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: team}
+spec:
+  schedule: '*/5 * * * *'
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: main, image: long}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: team}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: long}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: team}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: agent, image: long}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: team}
+spec:
+  clusterIP: None
+  selector: {app: db}
+";
+
+fn team() -> Simulation {
+    let mut sim = Simulation::new(8);
+    sim.script("long", Script::serves(10));
+    sim.add_node("a");
+    sim.add_node("b");
+    sim.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n");
+    sim.apply(TEAM);
+    sim.run_for(mins(6));
+    let kinds = ["jobs.batch", "pods", "controllerrevisions.apps", "endpointslices.discovery.k8s.io", "endpoints"];
+    assert!(kinds.iter().all(|k| !sim.list(k, Some("team")).is_empty()), "everything is running");
+    sim
+}
+
+#[test]
+fn deleting_a_cron_job_takes_its_jobs_and_their_pods() {
+    let mut sim = team();
+    sim.request(ApiRequest::delete("/apis/batch/v1/namespaces/team/cronjobs/nightly"));
+    sim.run_for(secs(10));
+    assert!(sim.list("jobs.batch", Some("team")).is_empty());
+    let left: Vec<String> = sim.list("pods", Some("team")).iter().map(|p| p["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    assert!(left.iter().all(|p| !p.starts_with("nightly-")), "the Job pods went too (their tracking finalizers released): {left:?}");
+}
+
+#[test]
+fn deleting_a_namespace_takes_every_workload_and_goes() {
+    let mut sim = team();
+    sim.request(ApiRequest::delete("/api/v1/namespaces/team"));
+    sim.run_for(secs(30));
+    assert!(sim.get("namespaces", "", "team").is_none(), "the namespace is gone");
+    assert_eq!(sim.plane().api().store().keys_in_namespace("team").count(), 0);
+}
