@@ -13,7 +13,7 @@ use k8s_openapi::api::apps::v1::{
     RollingUpdateDeployment, RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget, ResourceMetricSource};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::batch::v1::{CronJob, Job, JobSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -132,6 +132,10 @@ pub fn stateful_set(sts: &mut StatefulSet, write: Write<'_>) -> Vec<FieldError> 
     if !["RollingUpdate", "OnDelete"].contains(&kind.as_str()) {
         errors.push(FieldError::not_supported("spec.updateStrategy.type", &kind, &["OnDelete", "RollingUpdate"]));
     }
+    let rolling = spec.update_strategy.as_ref().and_then(|u| u.rolling_update.as_ref());
+    if rolling.is_some_and(|r| r.max_unavailable.is_some()) {
+        errors.push(FieldError::forbidden("spec.updateStrategy.rollingUpdate.maxUnavailable", "maxUnavailable for StatefulSets (alpha in Kubernetes) is not supported by Tabernetes yet"));
+    }
     if spec.volume_claim_templates.as_ref().is_some_and(|v| !v.is_empty()) {
         errors.push(FieldError::forbidden("spec.volumeClaimTemplates", "persistent volumes are not supported by Tabernetes yet"));
     }
@@ -217,6 +221,7 @@ pub fn job(job: &mut Job, write: Write<'_>) -> Vec<FieldError> {
     }
     selects_template(spec.selector.as_ref(), &spec.template, &mut errors);
     job_template(&spec.template, &mut errors, "spec.template");
+    errors.extend(unsupported_job_fields(spec, "spec"));
     if let Write::Update { old } = write {
         immutable_selector(old, spec.selector.as_ref().unwrap_or(&LabelSelector::default()), &mut errors);
         let old_template = old.pointer("/spec/template").cloned().unwrap_or(Value::Null);
@@ -255,6 +260,7 @@ pub fn cron_job(cj: &mut CronJob) -> Vec<FieldError> {
         errors.push(FieldError::not_supported("spec.concurrencyPolicy", policy, &["Allow", "Forbid", "Replace"]));
     }
     job_template(&job_spec.template, &mut errors, "spec.jobTemplate.spec.template");
+    errors.extend(unsupported_job_fields(job_spec, "spec.jobTemplate.spec"));
     errors
 }
 
@@ -270,6 +276,12 @@ pub fn autoscaler_metrics(spec: &mut HorizontalPodAutoscalerSpec) -> Vec<FieldEr
         });
     }
     let mut errors = Vec::new();
+    let behavior = spec.behavior.as_ref();
+    for (rules, field) in [(behavior.and_then(|b| b.scale_up.as_ref()), "scaleUp"), (behavior.and_then(|b| b.scale_down.as_ref()), "scaleDown")] {
+        if rules.is_some_and(|r| r.tolerance.is_some()) {
+            errors.push(FieldError::forbidden(format!("spec.behavior.{field}.tolerance"), "configurable tolerances (alpha in Kubernetes) are not supported by Tabernetes yet"));
+        }
+    }
     for (i, metric) in metrics.iter().enumerate() {
         let at = format!("spec.metrics[{i}]");
         let Some(resource) = metric.resource.as_ref().filter(|_| metric.type_ == "Resource") else {
@@ -288,6 +300,19 @@ pub fn autoscaler_metrics(spec: &mut HorizontalPodAutoscalerSpec) -> Vec<FieldEr
         }
     }
     errors
+}
+
+/// Job features the Job controller does not carry out: refused rather
+/// than stored and ignored.
+fn unsupported_job_fields(spec: &JobSpec, at: &str) -> Vec<FieldError> {
+    let refused = [
+        (spec.pod_failure_policy.is_some(), "podFailurePolicy", "pod failure policies"),
+        (spec.success_policy.is_some(), "successPolicy", "success policies"),
+        (spec.backoff_limit_per_index.is_some(), "backoffLimitPerIndex", "backoff limits per index"),
+        (spec.max_failed_indexes.is_some(), "maxFailedIndexes", "failed index limits"),
+        (spec.managed_by.as_deref().is_some_and(|m| m != "kubernetes.io/job-controller"), "managedBy", "external Job controllers"),
+    ];
+    refused.into_iter().filter(|(present, _, _)| *present).map(|(_, field, what)| FieldError::forbidden(format!("{at}.{field}"), format!("{what} are not supported by Tabernetes yet"))).collect()
 }
 
 fn job_template(template_spec: &PodTemplateSpec, errors: &mut Vec<FieldError>, at: &str) {
