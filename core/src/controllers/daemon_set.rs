@@ -71,7 +71,8 @@ impl Reconciler for DaemonSetController {
 
     fn keys_for(&mut self, event: &StoreEvent, store: &Store, keys: &mut Vec<ObjectKey>) {
         let resource = event.key.resource.as_str();
-        if resource == DAEMON_SETS.storage_name() && event.event_type != EventType::Deleted {
+        if resource == DAEMON_SETS.storage_name() {
+            // A deleted one too: its reconcile forgets its backoffs.
             keys.push(event.key.clone());
         } else if resource == PODS.storage_name() {
             controller_keys(event, "DaemonSet", &DAEMON_SETS, keys);
