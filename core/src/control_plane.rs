@@ -4,13 +4,14 @@
 //! controllers react to what changed, so a driver only has to deliver
 //! requests, watch events and ticks.
 
+use crate::apiserver::admission::Admission;
 use crate::apiserver::resources::{self, PODS};
+use crate::cluster_config::ClusterConfig;
 use crate::apiserver::{ApiError, ApiRequest, ApiResponse, ApiResult, ApiServer, Method, WatchId};
-use crate::controllers::deployment::DeploymentController;
-use crate::controllers::garbage_collector::GarbageCollector;
-use crate::controllers::namespace::NamespaceController;
-use crate::controllers::node_lifecycle::{self, NodeLifecycle};
-use crate::controllers::replica_set::ReplicaSetController;
+use crate::controllers::node_lifecycle;
+use crate::controllers::reconciler::Context;
+use crate::controllers::runner::Controller;
+use crate::metrics_server::{NodeUsage, ResourceMetrics};
 use crate::scheduler::{Decision, Outcome, Scheduler};
 use crate::trace::{Component, Trace};
 use k8s_openapi::jiff::Timestamp;
@@ -19,11 +20,9 @@ use serde_json::Value;
 pub struct ControlPlane {
     api: ApiServer,
     scheduler: Scheduler,
-    node_lifecycle: NodeLifecycle,
-    deployments: DeploymentController,
-    replica_sets: ReplicaSetController,
-    garbage_collector: GarbageCollector,
-    namespaces: NamespaceController,
+    /// The controller manager's controllers, in the order each settle round runs them.
+    controllers: Vec<Box<dyn Controller>>,
+    metrics: ResourceMetrics,
     trace: Trace,
 }
 
@@ -40,14 +39,18 @@ pub const ADMIN: &str = "admin";
 impl ControlPlane {
     /// `seed` makes UIDs unique per cluster; the same seed replays the same history.
     pub fn new(seed: u64, now: Timestamp) -> Self {
+        Self::with_config(seed, now, &ClusterConfig::default())
+    }
+
+    /// A control plane whose components run with `config`'s settings.
+    pub fn with_config(seed: u64, now: Timestamp, config: &ClusterConfig) -> Self {
+        let mut api = ApiServer::new(seed, now);
+        api.set_admission(Admission { default_toleration_seconds: config.default_toleration_seconds });
         ControlPlane {
-            api: ApiServer::new(seed, now),
+            api,
             scheduler: Scheduler::default(),
-            node_lifecycle: NodeLifecycle::default(),
-            deployments: DeploymentController::default(),
-            replica_sets: ReplicaSetController::default(),
-            garbage_collector: GarbageCollector::default(),
-            namespaces: NamespaceController::default(),
+            controllers: crate::controllers::controller_manager(config),
+            metrics: ResourceMetrics::default(),
             trace: Trace::default(),
         }
     }
@@ -82,18 +85,40 @@ impl ControlPlane {
     pub fn settle(&mut self, now: Timestamp) {
         for _ in 0..SETTLE_ROUNDS {
             let before = self.api.store().revision();
-            self.deployments.reconcile(&mut self.api, now);
-            self.replica_sets.reconcile(&mut self.api, now);
-            self.garbage_collector.reconcile(&mut self.api, now);
-            self.namespaces.reconcile(&mut self.api, now);
-            self.node_lifecycle.reconcile(&mut self.api, now);
+            let mut ctx = Context { api: &mut self.api, metrics: &self.metrics, now };
+            for controller in &mut self.controllers {
+                controller.run(&mut ctx);
+            }
             for decision in self.scheduler.schedule_pending(&mut self.api, now) {
                 self.record_decision(&decision, now);
             }
-            if self.api.store().revision() == before {
+            let quiet = self.api.store().revision() == before && !self.controllers.iter().any(|c| c.has_due(now));
+            if quiet {
                 break;
             }
         }
+    }
+
+    /// When a controller next wants to look at something without being
+    /// told of a change (a backoff, a deadline, a schedule): the driver
+    /// calls `tick` then.
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        self.controllers.iter().filter_map(|c| c.next_wake()).min()
+    }
+
+    /// A scrape of one node's resource usage (what metrics-server does every
+    /// 15 s), for the HorizontalPodAutoscaler and `kubectl top`.
+    pub fn record_metrics(&mut self, report: NodeUsage) {
+        self.metrics.record(report);
+    }
+
+    /// A node's kubelet could not be scraped (it is gone): its metrics go.
+    pub fn forget_metrics(&mut self, node: &str) {
+        self.metrics.forget_node(node);
+    }
+
+    pub fn metrics(&self) -> &ResourceMetrics {
+        &self.metrics
     }
 
     pub fn tick(&mut self, now: Timestamp) {
@@ -174,8 +199,9 @@ impl ControlPlane {
             Some(ns) => format!("{} {ns}/{name}", target.resource.kind),
             None => format!("{} {name}", target.resource.kind),
         };
-        // Heartbeats and events would drown the steps people come to see.
-        if target.resource.plural == resources::EVENTS.plural || (target.resource.plural == resources::NODES.plural && target.subresource.is_some() && component == Component::Kubelet && response.is_success()) {
+        // Heartbeats, lease renewals and events would drown the steps people come to see.
+        let heartbeat = component == Component::Kubelet && response.is_success() && (target.resource.plural == resources::LEASES.plural || (target.resource.plural == resources::NODES.plural && target.subresource.is_some()));
+        if target.resource.plural == resources::EVENTS.plural || heartbeat {
             return;
         }
         let revision = self.api.store().revision();

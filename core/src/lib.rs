@@ -5,17 +5,22 @@
 //! a browser tab, natively, and in tests on a virtual clock.
 
 pub mod apiserver;
+pub mod clock;
+pub mod cluster_config;
 pub mod control_plane;
 pub mod controllers;
+pub mod cron_schedule;
 pub mod images;
 pub mod kubelet;
 pub mod labels;
 pub mod manifest;
+pub mod metrics_server;
 pub mod node_sessions;
 pub mod object_meta;
 pub mod protocol;
 pub mod quantity;
 pub mod scheduler;
+pub mod simulation;
 pub mod store;
 pub mod trace;
 pub mod validation;

@@ -2,6 +2,7 @@
 //! of the request, the store and `now`; the page and node-host call the same
 //! code.
 
+pub mod admission;
 pub mod authz;
 pub mod decode;
 mod delete;
@@ -66,6 +67,7 @@ impl ApiResult {
 /// Cloning copies the whole state (the fuzz target starts each input from one seeded server).
 #[derive(Clone, Debug)]
 pub struct ApiServer {
+    admission: admission::Admission,
     store: Store,
     watches: Watches,
     logs: logs::Logs,
@@ -89,6 +91,7 @@ fn verb(req: &ApiRequest, target: &RequestTarget) -> &'static str {
 impl ApiServer {
     pub fn new(seed: u64, now: Timestamp) -> Self {
         let mut server = ApiServer {
+            admission: admission::Admission::default(),
             store: Store::default(),
             watches: Watches::default(),
             logs: logs::Logs::default(),
@@ -102,6 +105,11 @@ impl ApiServer {
             debug_assert!(matches!(created, ApiResult::Response(ref r) if r.status == 201), "{created:?}");
         }
         server
+    }
+
+    /// The admission plugins' settings (DefaultTolerationSeconds).
+    pub fn set_admission(&mut self, admission: admission::Admission) {
+        self.admission = admission;
     }
 
     pub fn store(&self) -> &Store {

@@ -32,6 +32,9 @@ impl ApiServer {
         // The UID is set before the strategy runs: a Job's selector is made from it.
         body["metadata"]["uid"] = json!(self.identity.uid());
         let validation = FieldValidation::parse(req.query_param("fieldValidation").as_deref())?;
+        if target.resource.plural == PODS.plural {
+            self.admission.default_toleration_seconds(&mut body);
+        }
         let warnings = strategy::prepare(target.resource, &mut body, Write::Create, validation, now)?;
         if target.resource.plural == SERVICES.plural {
             self.allocate_service_addresses(&mut body)?;
@@ -82,6 +85,10 @@ impl ApiServer {
             _ => {
                 if old.pointer("/metadata/deletionTimestamp").is_some() {
                     Self::refuse_new_finalizers(&old, &body)?;
+                }
+                if target.resource.plural == PODS.plural {
+                    // What the client left out keeps what admission gave it.
+                    self.admission.default_toleration_seconds(&mut body);
                 }
                 strategy::prepare(target.resource, &mut body, Write::Update { old: &old }, validation, now)?
             }

@@ -14,7 +14,7 @@ use super::replica_set::selector_of;
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, labels, uid};
 use super::pod_template_hash;
-use super::queue::{Changes, Cursor, WorkQueue};
+use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::rollout::{
     active_or_latest, available_replica_count, by_creation, is_rolling_update, is_saturated, max_revision, max_surge, max_unavailable,
     new_rs_new_replicas, proportional_sizes, replica_count, replicas, revision, rs_replicas, DESIRED_REPLICAS, MAX_REPLICAS, REVISION,
@@ -48,93 +48,74 @@ const NOT_COPIED: &[&str] = &[
 
 #[derive(Debug)]
 pub struct DeploymentController {
-    cursor: Cursor,
-    queue: WorkQueue,
     events: EventRecorder,
 }
 
 impl Default for DeploymentController {
     fn default() -> Self {
-        DeploymentController { cursor: Cursor::default(), queue: WorkQueue::default(), events: EventRecorder::new(COMPONENT) }
+        DeploymentController { events: EventRecorder::new(COMPONENT) }
     }
 }
 
-impl DeploymentController {
-    pub fn reconcile(&mut self, api: &mut ApiServer, now: Timestamp) {
-        self.observe(api.store());
-        for key in self.queue.take_due(now) {
-            let Some(value) = api.store().get(&key).cloned() else { continue };
-            let Ok(deployment) = serde_json::from_value::<Deployment>((*value).clone()) else { continue };
-            let mut sync = Sync { api, events: &mut self.events, value, d: deployment, rss: Vec::new(), now, again: false };
-            sync.run();
-            match sync.next_look() {
-                Some(at) if at <= now => {
-                    self.queue.wake_at(&key, None);
-                    self.queue.add(key);
-                }
-                later => self.queue.wake_at(&key, later),
-            }
-        }
+impl Reconciler for DeploymentController {
+    fn name(&self) -> &'static str {
+        "deployment"
     }
 
-    /// When a rollout's progress deadline next needs checking.
-    pub fn next_wake(&self) -> Option<Timestamp> {
-        self.queue.next_wake()
-    }
-
-    fn observe(&mut self, store: &Store) {
+    fn keys_for(&mut self, event: &StoreEvent, store: &Store, keys: &mut Vec<ObjectKey>) {
         let (deployments, replica_sets, pods) = (DEPLOYMENTS.storage_name(), REPLICA_SETS.storage_name(), PODS.storage_name());
-        match self.cursor.changes(store) {
-            Changes::Relist => {
-                for (key, _) in store.list(&deployments, None) {
-                    self.queue.add(key.clone());
-                }
-            }
-            Changes::Events(events) => {
-                for event in events {
-                    if event.key.resource == deployments && event.event_type != EventType::Deleted {
-                        self.queue.add(event.key.clone());
-                    } else if event.key.resource == replica_sets {
-                        self.observe_replica_set(store, &event);
-                    } else if event.key.resource == pods && event.event_type == EventType::Deleted {
-                        self.observe_pod_gone(store, &event);
-                    }
-                }
-            }
+        if event.key.resource == deployments && event.event_type != EventType::Deleted {
+            keys.push(event.key.clone());
+        } else if event.key.resource == replica_sets {
+            replica_set_changed(store, event, keys);
+        } else if event.key.resource == pods && event.event_type == EventType::Deleted {
+            pod_gone(store, event, keys);
         }
     }
 
-    /// A ReplicaSet changed: its Deployment looks again, and an orphan may be
-    /// adopted by any Deployment selecting it.
-    fn observe_replica_set(&mut self, store: &Store, event: &StoreEvent) {
-        let ns = event.key.namespace.as_str();
-        for owner in [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten().filter_map(controller_of) {
-            if owner["kind"] == "Deployment" {
-                self.queue.add(ObjectKey::new(DEPLOYMENTS.storage_name(), ns, owner["name"].as_str().unwrap_or("")));
-            }
+    fn relist(&mut self, store: &Store) -> Vec<ObjectKey> {
+        store.list(&DEPLOYMENTS.storage_name(), None).map(|(key, _)| key.clone()).collect()
+    }
+
+    fn reconcile(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) -> ReconcileResult {
+        let Some(value) = ctx.api.store().get(key).cloned() else { return Ok(Action::await_change()) };
+        let Ok(deployment) = serde_json::from_value::<Deployment>((*value).clone()) else { return Ok(Action::await_change()) };
+        let mut sync = Sync { api: ctx.api, events: &mut self.events, value, d: deployment, rss: Vec::new(), now: ctx.now, again: false };
+        sync.run();
+        Ok(Action::requeue_at(sync.next_look(), ctx.now))
+    }
+}
+
+/// A ReplicaSet changed: its Deployment looks again, and an orphan may be
+/// adopted by any Deployment selecting it.
+fn replica_set_changed(store: &Store, event: &StoreEvent, keys: &mut Vec<ObjectKey>) {
+    let ns = event.key.namespace.as_str();
+    for owner in [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten().filter_map(controller_of) {
+        if owner["kind"] == "Deployment" {
+            keys.push(ObjectKey::new(DEPLOYMENTS.storage_name(), ns, owner["name"].as_str().unwrap_or("")));
         }
-        if event.event_type != EventType::Deleted && controller_of(&event.object).is_none() {
-            let rs_labels = labels(&event.object);
-            for (key, d) in store.list(&DEPLOYMENTS.storage_name(), Some(ns)) {
-                if selector_of(d).is_some_and(|s| !is_empty(&s) && selector_matches(&s, &rs_labels)) {
-                    self.queue.add(key.clone());
-                }
+    }
+    if event.event_type != EventType::Deleted && controller_of(&event.object).is_none() {
+        let rs_labels = labels(&event.object);
+        for (key, d) in store.list(&DEPLOYMENTS.storage_name(), Some(ns)) {
+            if selector_of(d).is_some_and(|s| !is_empty(&s) && selector_matches(&s, &rs_labels)) {
+                keys.push(key.clone());
             }
         }
     }
+}
 
-    /// Recreate waits for the old pods to be gone, so a pod's deletion may
-    /// let its Deployment go on.
-    fn observe_pod_gone(&mut self, store: &Store, event: &StoreEvent) {
-        let ns = event.key.namespace.as_str();
-        let Some(rs_ref) = controller_of(&event.object).filter(|r| r["kind"] == "ReplicaSet") else { return };
-        let rs_key = ObjectKey::new(REPLICA_SETS.storage_name(), ns, rs_ref["name"].as_str().unwrap_or(""));
-        let Some(d_ref) = store.get(&rs_key).and_then(|rs| controller_of(rs).cloned()).filter(|r| r["kind"] == "Deployment") else { return };
-        let d_key = ObjectKey::new(DEPLOYMENTS.storage_name(), ns, d_ref["name"].as_str().unwrap_or(""));
-        let recreate = store.get(&d_key).is_some_and(|d| d.pointer("/spec/strategy/type") == Some(&json!("Recreate")));
-        if recreate {
-            self.queue.add(d_key);
-        }
+/// Recreate waits for the old pods to be gone, so a pod's deletion may
+/// let its Deployment go on.
+fn pod_gone(store: &Store, event: &StoreEvent, keys: &mut Vec<ObjectKey>) {
+    let ns = event.key.namespace.as_str();
+    let Some(rs_ref) = controller_of(&event.object).filter(|r| r["kind"] == "ReplicaSet") else { return };
+    let rs_key = ObjectKey::new(REPLICA_SETS.storage_name(), ns, rs_ref["name"].as_str().unwrap_or(""));
+    let Some(d_ref) = store.get(&rs_key).and_then(|rs| controller_of(rs).cloned()).filter(|r| r["kind"] == "Deployment") else { return };
+    let d_key = ObjectKey::new(DEPLOYMENTS.storage_name(), ns, d_ref["name"].as_str().unwrap_or(""));
+    let recreate = store.get(&d_key).is_some_and(|d| d.pointer("/spec/strategy/type") == Some(&json!("Recreate")));
+    if recreate {
+        keys.push(d_key);
     }
 }
 

@@ -17,20 +17,18 @@
 
 use super::owner_graph::OwnerGraph;
 use super::ownership::{finalizers, is_being_deleted, owner_references, path_of, set_owner_references, uid, update};
-use super::queue::{Changes, Cursor, WorkQueue};
+use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::by_kind;
 use crate::apiserver::{ApiRequest, ApiServer, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
-use crate::store::{EventType, ObjectKey, StoreEvent};
+use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct GarbageCollector {
-    cursor: Cursor,
     graph: OwnerGraph,
-    queue: WorkQueue,
 }
 
 /// How an owner reference stands.
@@ -44,64 +42,56 @@ enum Owner {
     Waiting,
 }
 
+impl Reconciler for GarbageCollector {
+    fn name(&self) -> &'static str {
+        "garbage-collector"
+    }
+
+    fn keys_for(&mut self, event: &StoreEvent, _: &Store, keys: &mut Vec<ObjectKey>) {
+        self.graph.apply(event);
+        self.note(event, keys);
+    }
+
+    fn relist(&mut self, store: &Store) -> Vec<ObjectKey> {
+        self.graph.rebuild(store);
+        store.iter().filter(|(_, object)| !owner_references(object).is_empty() || holds_gc_finalizer(object)).map(|(key, _)| key.clone()).collect()
+    }
+
+    fn reconcile(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) -> ReconcileResult {
+        self.process(ctx.api, key, ctx.now);
+        Ok(Action::await_change())
+    }
+}
+
 impl GarbageCollector {
-    pub fn reconcile(&mut self, api: &mut ApiServer, now: Timestamp) {
-        self.observe(api);
-        for key in self.queue.take_due(now) {
-            self.process(api, &key, now);
-        }
-    }
-
-    fn observe(&mut self, api: &ApiServer) {
-        let store = api.store();
-        match self.cursor.changes(store) {
-            Changes::Relist => {
-                self.graph.rebuild(store);
-                for (key, object) in store.iter() {
-                    if !owner_references(object).is_empty() || holds_gc_finalizer(object) {
-                        self.queue.add(key.clone());
-                    }
-                }
-            }
-            Changes::Events(events) => {
-                for event in events {
-                    self.graph.apply(&event);
-                    self.note(&event);
-                }
-            }
-        }
-    }
-
     /// Queues what a change may have made collectable.
-    fn note(&mut self, event: &StoreEvent) {
+    fn note(&self, event: &StoreEvent, keys: &mut Vec<ObjectKey>) {
         let object = event.object.as_ref();
         let refs = owner_references(object);
         if event.event_type == EventType::Deleted {
             // Its dependents may now be orphans; its owners may be waiting for it.
-            for dependent in self.graph.dependents(uid(object)) {
-                self.queue.add(dependent);
-            }
-            self.queue_owners(refs);
+            keys.extend(self.graph.dependents(uid(object)));
+            self.owners(refs, keys);
             return;
         }
         if holds_gc_finalizer(object) {
-            self.queue.add(event.key.clone());
+            keys.push(event.key.clone());
         }
         let before = event.previous.as_deref().map(owner_references).unwrap_or_default();
         if before != refs {
             if !refs.is_empty() {
-                self.queue.add(event.key.clone());
+                keys.push(event.key.clone());
             }
             // An owner this object no longer blocks may be able to go.
             let dropped: Vec<Value> = before.iter().filter(|r| !refs.contains(r)).cloned().collect();
-            self.queue_owners(&dropped);
+            self.owners(&dropped, keys);
         }
     }
 
-    fn queue_owners(&mut self, refs: &[Value]) {
+    fn owners(&self, refs: &[Value], keys: &mut Vec<ObjectKey>) {
         for r in refs {
             if let Some(key) = r["uid"].as_str().and_then(|u| self.graph.key_of(u)) {
-                self.queue.add(key.clone());
+                keys.push(key.clone());
             }
         }
     }
@@ -242,6 +232,7 @@ fn remove_finalizer(api: &mut ApiServer, key: &ObjectKey, object: &Value, finali
 mod tests {
     use super::*;
     use crate::controllers::ownership::controller_ref;
+    use crate::controllers::runner::Runner;
     use crate::controllers::testing::{api, at, create, finish_deletions, get, run_pod};
 
     /// An RS named `rs` with pods `rs-0`, `rs-1` it controls (made by hand:
@@ -283,17 +274,17 @@ mod tests {
         ];
         for (policy, code, collected, finished) in cases {
             let mut api = api();
-            let mut gc = GarbageCollector::default();
+            let mut gc = Runner::new(GarbageCollector::default());
             family(&mut api);
-            gc.reconcile(&mut api, at(0));
+            gc.run_once(&mut api, at(0));
             assert_eq!(delete_rs(&mut api, policy), code, "{policy}");
             for _ in 0..3 {
-                gc.reconcile(&mut api, at(1));
+                gc.run_once(&mut api, at(1));
             }
             assert_eq!(state(&api), collected, "{policy}: after collecting");
             finish_deletions(&mut api, at(2));
             for _ in 0..3 {
-                gc.reconcile(&mut api, at(2));
+                gc.run_once(&mut api, at(2));
             }
             assert_eq!(state(&api), finished, "{policy}: after the kubelet");
         }
@@ -302,14 +293,14 @@ mod tests {
     #[test]
     fn a_dependent_with_another_live_owner_only_loses_the_dead_reference() {
         let mut api = api();
-        let mut gc = GarbageCollector::default();
+        let mut gc = Runner::new(GarbageCollector::default());
         let rs = family(&mut api);
         let keeper = create(&mut api, "/api/v1/namespaces/default/configmaps", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keeper"}}));
         let mut pod = (*get(&api, "pods", "default", "rs-0").unwrap()).clone();
         pod["metadata"]["ownerReferences"] = json!([controller_ref(&rs), {"apiVersion": "v1", "kind": "ConfigMap", "name": "keeper", "uid": keeper["metadata"]["uid"]}]);
         update(&mut api, &ObjectKey::new("pods", "default", "rs-0"), pod, at(0)).unwrap();
         delete_rs(&mut api, "Background");
-        gc.reconcile(&mut api, at(1));
+        gc.run_once(&mut api, at(1));
         let survivor = get(&api, "pods", "default", "rs-0").unwrap();
         assert!(!is_being_deleted(&survivor));
         let owners: Vec<&str> = owner_references(&survivor).iter().map(|r| r["name"].as_str().unwrap()).collect();
@@ -320,11 +311,11 @@ mod tests {
     #[test]
     fn an_object_created_with_a_missing_owner_is_collected() {
         let mut api = api();
-        let mut gc = GarbageCollector::default();
-        gc.reconcile(&mut api, at(0));
+        let mut gc = Runner::new(GarbageCollector::default());
+        gc.run_once(&mut api, at(0));
         create(&mut api, "/api/v1/namespaces/default/configmaps", json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "stray", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "nope", "uid": "no-such-uid"}]}}));
-        gc.reconcile(&mut api, at(1));
+        gc.run_once(&mut api, at(1));
         assert!(get(&api, "configmaps", "default", "stray").is_none());
     }
 }

@@ -6,11 +6,11 @@
 //! stopped them, so a namespace with running pods takes that long.
 
 use super::ownership::{finalizers, is_being_deleted, path_of};
-use super::queue::{Changes, Cursor, WorkQueue};
+use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::NAMESPACES;
 use crate::apiserver::{ApiRequest, ApiServer};
-use crate::store::{EventType, ObjectKey, Store};
+use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
@@ -21,49 +21,48 @@ pub const FINALIZER: &str = "kubernetes";
 
 #[derive(Debug, Default)]
 pub struct NamespaceController {
-    cursor: Cursor,
-    queue: WorkQueue,
     /// Namespaces being deleted: a change inside one may let it finish.
     terminating: BTreeSet<String>,
 }
 
-impl NamespaceController {
-    pub fn reconcile(&mut self, api: &mut ApiServer, now: Timestamp) {
-        self.observe(api.store());
-        for key in self.queue.take_due(now) {
-            self.sync(api, &key, now);
-        }
+impl Reconciler for NamespaceController {
+    fn name(&self) -> &'static str {
+        "namespace"
     }
 
-    fn observe(&mut self, store: &Store) {
+    fn keys_for(&mut self, event: &StoreEvent, _: &Store, keys: &mut Vec<ObjectKey>) {
         let namespaces = NAMESPACES.storage_name();
-        match self.cursor.changes(store) {
-            Changes::Relist => {
-                self.terminating.clear();
-                for (key, ns) in store.list(&namespaces, None) {
-                    if is_being_deleted(ns) {
-                        self.terminating.insert(key.name.clone());
-                        self.queue.add(key.clone());
-                    }
-                }
+        if event.key.resource == namespaces {
+            if event.event_type == EventType::Deleted {
+                self.terminating.remove(&event.key.name);
+            } else if is_being_deleted(&event.object) {
+                self.terminating.insert(event.key.name.clone());
+                keys.push(event.key.clone());
             }
-            Changes::Events(events) => {
-                for event in events {
-                    if event.key.resource == namespaces {
-                        if event.event_type == EventType::Deleted {
-                            self.terminating.remove(&event.key.name);
-                        } else if is_being_deleted(&event.object) {
-                            self.terminating.insert(event.key.name.clone());
-                            self.queue.add(event.key.clone());
-                        }
-                    } else if self.terminating.contains(&event.key.namespace) {
-                        self.queue.add(ObjectKey::new(namespaces.as_str(), "", event.key.namespace.as_str()));
-                    }
-                }
-            }
+        } else if self.terminating.contains(&event.key.namespace) {
+            keys.push(ObjectKey::new(namespaces.as_str(), "", event.key.namespace.as_str()));
         }
     }
 
+    fn relist(&mut self, store: &Store) -> Vec<ObjectKey> {
+        self.terminating.clear();
+        let mut keys = Vec::new();
+        for (key, ns) in store.list(&NAMESPACES.storage_name(), None) {
+            if is_being_deleted(ns) {
+                self.terminating.insert(key.name.clone());
+                keys.push(key.clone());
+            }
+        }
+        keys
+    }
+
+    fn reconcile(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) -> ReconcileResult {
+        self.sync(ctx.api, key, ctx.now);
+        Ok(Action::await_change())
+    }
+}
+
+impl NamespaceController {
     fn sync(&mut self, api: &mut ApiServer, key: &ObjectKey, now: Timestamp) {
         let Some(namespace) = api.store().get(key).cloned() else {
             self.terminating.remove(&key.name);
@@ -156,6 +155,7 @@ impl Remaining {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controllers::runner::Runner;
     use crate::controllers::testing::{api, at, create, finish_deletions, get, replica_set, run_pod};
 
     fn namespace_with_content(api: &mut ApiServer) {
@@ -179,9 +179,9 @@ mod tests {
     #[test]
     fn empties_a_terminating_namespace_then_lets_it_go() {
         let mut api = api();
-        let mut controller = NamespaceController::default();
+        let mut controller = Runner::new(NamespaceController::default());
         namespace_with_content(&mut api);
-        controller.reconcile(&mut api, at(1));
+        controller.run_once(&mut api, at(1));
         // Everything but the pod on a node is gone; that one waits for its kubelet.
         let left: Vec<String> = api.store().keys_in_namespace("team").map(|k| format!("{}/{}", k.resource, k.name)).collect();
         assert_eq!(left, vec!["pods/running"]);
@@ -189,18 +189,18 @@ mod tests {
         assert_eq!(condition(&api, "NamespaceFinalizersRemaining").0, "False");
         assert_eq!(get(&api, "namespaces", "", "team").unwrap()["status"]["phase"], "Terminating");
         finish_deletions(&mut api, at(2));
-        controller.reconcile(&mut api, at(2));
+        controller.run_once(&mut api, at(2));
         assert!(get(&api, "namespaces", "", "team").is_none(), "the namespace is gone");
     }
 
     #[test]
     fn a_namespace_that_is_not_being_deleted_is_left_alone() {
         let mut api = api();
-        let mut controller = NamespaceController::default();
+        let mut controller = Runner::new(NamespaceController::default());
         create(&mut api, "/api/v1/namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}}));
         create(&mut api, "/api/v1/namespaces/team/configmaps", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}));
-        controller.reconcile(&mut api, at(1));
+        controller.run_once(&mut api, at(1));
         assert!(get(&api, "configmaps", "team", "settings").is_some());
-        assert!(controller.terminating.is_empty());
+        assert!(controller.reconciler().terminating.is_empty());
     }
 }

@@ -9,7 +9,7 @@ use super::CONTROLLER_MANAGER;
 pub use crate::object_meta::{finalizers, is_being_deleted, labels, name, namespace, uid};
 use crate::apiserver::resources::{ResourceType, ALL};
 use crate::apiserver::{ApiRequest, ApiServer};
-use crate::store::ObjectKey;
+use crate::store::{ObjectKey, StoreEvent};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -62,6 +62,33 @@ pub fn update(api: &mut ApiServer, key: &ObjectKey, object: Value, now: Timestam
         return None;
     }
     response.json_body().cloned().map(Arc::new)
+}
+
+/// The key of the `kind` owner (stored as `owner`) that controls the
+/// changed object, before and after the change: a controller's sync is due
+/// when one of its children changes.
+pub fn controller_keys(event: &StoreEvent, kind: &str, owner: &ResourceType, keys: &mut Vec<ObjectKey>) {
+    for object in [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten() {
+        if let Some(reference) = controller_of(object).filter(|r| r["kind"] == kind) {
+            keys.push(ObjectKey::new(owner.storage_name(), event.key.namespace.as_str(), reference["name"].as_str().unwrap_or("")));
+        }
+    }
+}
+
+/// Writes `status` onto the latest stored version of `object` through its
+/// status subresource, unless it is already what is stored. Returns what
+/// was stored.
+pub fn write_status(api: &mut ApiServer, resource: &ResourceType, object: &Value, status: Value, now: Timestamp) -> Option<Arc<Value>> {
+    let key = key_of(resource, object);
+    let latest = api.store().get(&key).cloned()?;
+    if latest.get("status") == Some(&status) {
+        return Some(latest);
+    }
+    let mut body = (*latest).clone();
+    body["status"] = status;
+    let path = format!("{}/status", path_of(&key)?);
+    let response = api.handle(&ApiRequest::put(path, body).as_user(CONTROLLER_MANAGER), now).into_response();
+    response.json_body().filter(|_| response.is_success()).map(|b| Arc::new(b.clone()))
 }
 
 /// The objects among `candidates` (all in the owner's namespace) that

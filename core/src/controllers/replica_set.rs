@@ -10,7 +10,7 @@ use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, labels, name, uid};
 use super::pod_readiness::{available_from, is_active, is_available, is_ready};
 use super::pod_ranking::in_deletion_order;
-use super::queue::{Changes, Cursor, WorkQueue};
+use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::{PODS, REPLICA_SETS};
 use crate::apiserver::{ApiRequest, ApiServer};
@@ -30,14 +30,12 @@ const BURST: usize = 500;
 
 #[derive(Debug)]
 pub struct ReplicaSetController {
-    cursor: Cursor,
-    queue: WorkQueue,
     events: EventRecorder,
 }
 
 impl Default for ReplicaSetController {
     fn default() -> Self {
-        ReplicaSetController { cursor: Cursor::default(), queue: WorkQueue::default(), events: EventRecorder::new(COMPONENT) }
+        ReplicaSetController { events: EventRecorder::new(COMPONENT) }
     }
 }
 
@@ -47,67 +45,58 @@ struct Failure {
     message: String,
 }
 
+impl Reconciler for ReplicaSetController {
+    fn name(&self) -> &'static str {
+        "replicaset"
+    }
+
+    fn keys_for(&mut self, event: &StoreEvent, store: &Store, keys: &mut Vec<ObjectKey>) {
+        if event.key.resource == REPLICA_SETS.storage_name() && event.event_type != EventType::Deleted {
+            keys.push(event.key.clone());
+        } else if event.key.resource == PODS.storage_name() {
+            pod_changed(store, event, keys);
+        }
+    }
+
+    fn relist(&mut self, store: &Store) -> Vec<ObjectKey> {
+        store.list(&REPLICA_SETS.storage_name(), None).map(|(key, _)| key.clone()).collect()
+    }
+
+    fn reconcile(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) -> ReconcileResult {
+        Ok(Action::requeue_at(self.sync(ctx.api, key, ctx.now), ctx.now))
+    }
+}
+
+/// A pod changed: its ReplicaSet (before and after) may need to act, and
+/// an orphan may be adopted by any ReplicaSet that selects it.
+fn pod_changed(store: &Store, event: &StoreEvent, keys: &mut Vec<ObjectKey>) {
+    let ns = event.key.namespace.as_str();
+    let owners = [event.previous.as_deref(), Some(event.object.as_ref())];
+    for owner in owners.into_iter().flatten().filter_map(controller_of) {
+        if owner["kind"] == "ReplicaSet" && owner["apiVersion"] == "apps/v1" {
+            keys.push(ObjectKey::new(REPLICA_SETS.storage_name(), ns, owner["name"].as_str().unwrap_or("")));
+        }
+    }
+    let pod = event.object.as_ref();
+    let may_be_adopted = event.event_type != EventType::Deleted
+        && controller_of(pod).is_none()
+        && is_active(pod)
+        && event.previous.as_deref().is_none_or(|p| controller_of(p).is_some() || labels(p) != labels(pod));
+    if may_be_adopted {
+        let pod_labels = labels(pod);
+        for (key, rs) in store.list(&REPLICA_SETS.storage_name(), Some(ns)) {
+            if selector_of(rs).is_some_and(|s| selector_matches(&s, &pod_labels)) {
+                keys.push(key.clone());
+            }
+        }
+    }
+}
+
 impl ReplicaSetController {
-    pub fn reconcile(&mut self, api: &mut ApiServer, now: Timestamp) {
-        self.observe(api.store());
-        for key in self.queue.take_due(now) {
-            self.sync(api, &key, now);
-        }
-    }
-
-    /// When a pod of some ReplicaSet becomes available (minReadySeconds).
-    pub fn next_wake(&self) -> Option<Timestamp> {
-        self.queue.next_wake()
-    }
-
-    fn observe(&mut self, store: &Store) {
-        let (replica_sets, pods) = (REPLICA_SETS.storage_name(), PODS.storage_name());
-        match self.cursor.changes(store) {
-            Changes::Relist => {
-                for (key, _) in store.list(&replica_sets, None) {
-                    self.queue.add(key.clone());
-                }
-            }
-            Changes::Events(events) => {
-                for event in events {
-                    if event.key.resource == replica_sets && event.event_type != EventType::Deleted {
-                        self.queue.add(event.key.clone());
-                    } else if event.key.resource == pods {
-                        self.observe_pod(store, &event);
-                    }
-                }
-            }
-        }
-    }
-
-    /// A pod changed: its ReplicaSet (before and after) may need to act, and
-    /// an orphan may be adopted by any ReplicaSet that selects it.
-    fn observe_pod(&mut self, store: &Store, event: &StoreEvent) {
-        let ns = event.key.namespace.as_str();
-        let owners = [event.previous.as_deref(), Some(event.object.as_ref())];
-        for owner in owners.into_iter().flatten().filter_map(controller_of) {
-            if owner["kind"] == "ReplicaSet" && owner["apiVersion"] == "apps/v1" {
-                self.queue.add(ObjectKey::new(REPLICA_SETS.storage_name(), ns, owner["name"].as_str().unwrap_or("")));
-            }
-        }
-        let pod = event.object.as_ref();
-        let may_be_adopted = event.event_type != EventType::Deleted
-            && controller_of(pod).is_none()
-            && is_active(pod)
-            && event.previous.as_deref().is_none_or(|p| controller_of(p).is_some() || labels(p) != labels(pod));
-        if may_be_adopted {
-            let pod_labels = labels(pod);
-            for (key, rs) in store.list(&REPLICA_SETS.storage_name(), Some(ns)) {
-                if selector_of(rs).is_some_and(|s| selector_matches(&s, &pod_labels)) {
-                    self.queue.add(key.clone());
-                }
-            }
-        }
-    }
-
-    fn sync(&mut self, api: &mut ApiServer, key: &ObjectKey, now: Timestamp) {
-        let Some(rs) = api.store().get(key).cloned() else { return };
-        let Some(selector) = selector_of(&rs) else { return };
+    /// Returns when to look again: when a ready pod becomes available.
+    fn sync(&mut self, api: &mut ApiServer, key: &ObjectKey, now: Timestamp) -> Option<Timestamp> {
+        let rs = api.store().get(key).cloned()?;
+        let selector = selector_of(&rs)?;
         let pods_resource = PODS.storage_name();
         let candidates: Vec<Arc<Value>> = api.store().list(&pods_resource, Some(&key.namespace)).map(|(_, p)| p.clone()).filter(|p| is_active(p)).collect();
         let pods = claim(api, &rs, &PODS, candidates, |p| selector_matches(&selector, &labels(p)), now);
@@ -129,8 +118,7 @@ impl ReplicaSetController {
             api.handle(&ApiRequest::put(path, updated).as_user(CONTROLLER_MANAGER), now);
         }
         // Ready pods become available minReadySeconds later; look again then.
-        let next = pods.iter().filter_map(|p| available_from(p, min_ready)).filter(|t| *t > now).min();
-        self.queue.wake_at(key, next);
+        pods.iter().filter_map(|p| available_from(p, min_ready)).filter(|t| *t > now).min()
     }
 
     /// Creates or deletes pods until there are `spec.replicas`.
@@ -246,6 +234,7 @@ fn calculate_status(rs: &Value, pods: &[Arc<Value>], failure: Option<Failure>, n
 mod tests {
     use super::*;
     use crate::controllers::events::events_about;
+    use crate::controllers::runner::{Controller, Runner};
     use crate::controllers::testing::{api, at, create, finish_deletions, get, name as name_of, pods, replica_set, run_pod};
 
     const RS_PATH: &str = "/apis/apps/v1/namespaces/default/replicasets";
@@ -263,9 +252,9 @@ mod tests {
     fn creates_pods_from_the_template_controlled_by_the_replica_set() {
         for replicas in [0, 1, 3] {
             let mut api = api();
-            let mut controller = ReplicaSetController::default();
+            let mut controller = Runner::new(ReplicaSetController::default());
             let rs = create(&mut api, RS_PATH, replica_set("web", replicas));
-            controller.reconcile(&mut api, at(1));
+            controller.run_once(&mut api, at(1));
             let pods = pods(&api, "default");
             assert_eq!(pods.len() as i64, replicas);
             for pod in &pods {
@@ -288,23 +277,23 @@ mod tests {
     #[test]
     fn scaling_down_deletes_the_cheapest_pods_and_ignores_terminating_ones() {
         let mut api = api();
-        let mut controller = ReplicaSetController::default();
+        let mut controller = Runner::new(ReplicaSetController::default());
         create(&mut api, RS_PATH, replica_set("web", 3));
-        controller.reconcile(&mut api, at(1));
+        controller.run_once(&mut api, at(1));
         let names: Vec<String> = pods(&api, "default").iter().map(|p| name_of(p)).collect();
         // Two run and are ready; the third is scheduled but not ready.
         run_pod(&mut api, "default", &names[0], true, at(2));
         run_pod(&mut api, "default", &names[1], true, at(2));
         run_pod(&mut api, "default", &names[2], false, at(2));
         scale(&mut api, "web", 2);
-        controller.reconcile(&mut api, at(3));
+        controller.run_once(&mut api, at(3));
         let doomed: Vec<String> = pods(&api, "default").iter().filter(|p| is_being_deleted(p)).map(|p| name_of(p)).collect();
         assert_eq!(doomed, vec![names[2].clone()], "the not-ready pod goes first");
         // The terminating pod is not counted, so nothing is replaced.
         assert_eq!(status(&api, "web")["replicas"], 2);
         assert_eq!(status(&api, "web")["readyReplicas"], 2);
         finish_deletions(&mut api, at(4));
-        controller.reconcile(&mut api, at(4));
+        controller.run_once(&mut api, at(4));
         assert_eq!(pods(&api, "default").len(), 2);
         let events = events_about(&api, "default", "web");
         assert_eq!(events.last().unwrap().2, format!("Deleted pod: {}", names[2]));
@@ -313,11 +302,11 @@ mod tests {
     #[test]
     fn adopts_a_matching_orphan_instead_of_creating_a_pod() {
         let mut api = api();
-        let mut controller = ReplicaSetController::default();
+        let mut controller = Runner::new(ReplicaSetController::default());
         create(&mut api, "/api/v1/namespaces/default/pods", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "stray", "labels": {"app": "web"}},
             "spec": {"containers": [{"name": "c", "image": "hello"}]}}));
         create(&mut api, RS_PATH, replica_set("web", 2));
-        controller.reconcile(&mut api, at(1));
+        controller.run_once(&mut api, at(1));
         let pods = pods(&api, "default");
         assert_eq!(pods.len(), 2);
         let stray = get(&api, "pods", "default", "stray").unwrap();
@@ -327,16 +316,16 @@ mod tests {
     #[test]
     fn available_replicas_wait_for_min_ready_seconds() {
         let mut api = api();
-        let mut controller = ReplicaSetController::default();
+        let mut controller = Runner::new(ReplicaSetController::default());
         let mut rs = replica_set("web", 1);
         rs["spec"]["minReadySeconds"] = json!(10);
         create(&mut api, RS_PATH, rs);
-        controller.reconcile(&mut api, at(0));
+        controller.run_once(&mut api, at(0));
         let pod = name_of(&pods(&api, "default")[0]);
         run_pod(&mut api, "default", &pod, true, at(5));
         // (now, readyReplicas, availableReplicas)
         for (now, ready, available) in [(5, json!(1), Value::Null), (15, json!(1), Value::Null), (16, json!(1), json!(1))] {
-            controller.reconcile(&mut api, at(now));
+            controller.run_once(&mut api, at(now));
             assert_eq!((status(&api, "web")["readyReplicas"].clone(), status(&api, "web")["availableReplicas"].clone()), (ready, available), "at {now}s");
         }
         assert_eq!(controller.next_wake(), None);
@@ -345,11 +334,11 @@ mod tests {
     #[test]
     fn a_refused_create_is_reported_as_replica_failure() {
         let mut api = api();
-        let mut controller = ReplicaSetController::default();
+        let mut controller = Runner::new(ReplicaSetController::default());
         create(&mut api, "/api/v1/namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "closing"}}));
         create(&mut api, "/apis/apps/v1/namespaces/closing/replicasets", replica_set("web", 1));
         api.handle(&ApiRequest::delete("/api/v1/namespaces/closing").as_user("admin"), at(0));
-        controller.reconcile(&mut api, at(1));
+        controller.run_once(&mut api, at(1));
         let rs = get(&api, "replicasets.apps", "closing", "web").unwrap();
         let condition = &rs["status"]["conditions"][0];
         assert_eq!((&condition["type"], &condition["reason"]), (&json!("ReplicaFailure"), &json!("FailedCreate")));
@@ -360,11 +349,11 @@ mod tests {
     #[test]
     fn a_replica_set_being_deleted_creates_no_pods() {
         let mut api = api();
-        let mut controller = ReplicaSetController::default();
+        let mut controller = Runner::new(ReplicaSetController::default());
         create(&mut api, RS_PATH, replica_set("web", 2));
         let delete = ApiRequest::delete(REPLICA_SETS.path(Some("default"), Some("web"))).with_query("propagationPolicy", "Foreground");
         assert_eq!(api.handle(&delete.as_user("admin"), at(0)).into_response().status, 202);
-        controller.reconcile(&mut api, at(1));
+        controller.run_once(&mut api, at(1));
         assert!(pods(&api, "default").is_empty());
     }
 }

@@ -1,7 +1,12 @@
 //! A kubelet as an API client: it registers its Node, lists and then watches
-//! the pods bound to it, writes their status and sends heartbeats — all as
+//! the pods bound to it, writes their status and shows it is alive — all as
 //! ordinary API requests, so it works the same in the page (calling the API
 //! server directly) and in node-host (over the WebSocket).
+//!
+//! Being alive is shown as upstream does since node leases: the agent
+//! renews the Lease `kube-node-lease/<node>` every 10 s, which is cheap, and
+//! posts its full node status only every 5 minutes (it has nothing new to
+//! say in between). The node lifecycle controller watches both.
 //!
 //! Sans-IO: the driver sends what `drain` returns, feeds back responses,
 //! watch events and runtime events, and calls `tick` when `next_wake` is due.
@@ -9,15 +14,22 @@
 use super::node::{self, NodeInfo};
 use super::runtime::{RuntimeCommand, RuntimeEvent};
 use super::{Kubelet, KubeletOutput};
-use crate::apiserver::resources::{NODES, PODS};
+use crate::apiserver::resources::{LEASES, NODES, PODS};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use crate::apiserver::{ApiRequest, ApiResponse};
+use crate::metrics_server::{NodeUsage, PodUsage, RESOLUTION};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// How often the node posts its status (the kubelet's nodeStatusUpdateFrequency).
-pub const HEARTBEAT_SECS: i64 = 10;
+/// How often the node renews its lease (the kubelet's leaseDuration × 0.25).
+pub const LEASE_RENEW_SECS: i64 = 10;
+/// The lease's leaseDurationSeconds (the kubelet's nodeLeaseDurationSeconds).
+pub const LEASE_DURATION_SECS: i64 = 40;
+/// How often the node posts an unchanged status (nodeStatusReportFrequency).
+pub const NODE_STATUS_REPORT_SECS: i64 = 300;
+pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum AgentOutput {
@@ -36,6 +48,9 @@ enum Purpose {
     WatchPods,
     PodStatus,
     Heartbeat,
+    CreateLease,
+    RenewLease,
+    GetNode,
     /// The final DELETE of a pod that was being deleted; holds its UID.
     DeletePod(String),
 }
@@ -50,6 +65,11 @@ pub struct NodeAgent {
     outbox: Vec<AgentOutput>,
     next_heartbeat: Option<Timestamp>,
     last_node_status: Option<Value>,
+    next_lease_renewal: Option<Timestamp>,
+    /// The lease exists (renewals update it rather than create it).
+    lease_exists: bool,
+    /// The Node's UID, for the lease's owner reference (the lease goes with its node).
+    node_uid: Option<String>,
 }
 
 impl NodeAgent {
@@ -63,6 +83,9 @@ impl NodeAgent {
             outbox: Vec::new(),
             next_heartbeat: None,
             last_node_status: None,
+            next_lease_renewal: None,
+            lease_exists: false,
+            node_uid: None,
         }
     }
 
@@ -91,7 +114,8 @@ impl NodeAgent {
         let body = node::registration(&self.info, now);
         self.last_node_status = body.get("status").cloned();
         self.send(Purpose::Register, ApiRequest::post(NODES.path(None, None), body));
-        self.next_heartbeat = Some(now + SignedDuration::from_secs(HEARTBEAT_SECS));
+        self.next_heartbeat = Some(now + SignedDuration::from_secs(NODE_STATUS_REPORT_SECS));
+        self.next_lease_renewal = None;
     }
 
     /// The connection to the control plane is gone; requests in flight are lost.
@@ -99,6 +123,16 @@ impl NodeAgent {
         self.in_flight.clear();
         self.watch = None;
         self.next_heartbeat = None;
+        self.next_lease_renewal = None;
+    }
+
+    /// What a scrape of this kubelet's resource metrics returns (metrics-server
+    /// does one every 15 s): each running pod's usage, and the node's total.
+    pub fn resource_metrics(&self, now: Timestamp) -> NodeUsage {
+        let pods = self.kubelet.usage(now);
+        let cpu_millis = pods.iter().map(PodUsage::cpu_millis).sum();
+        let memory_bytes = pods.iter().flat_map(|p| &p.containers).map(|c| c.memory_bytes).sum();
+        NodeUsage { node: self.info.name.clone(), timestamp: now, window: RESOLUTION, cpu_millis, memory_bytes, pods }
     }
 
     pub fn drain(&mut self) -> Vec<AgentOutput> {
@@ -106,7 +140,7 @@ impl NodeAgent {
     }
 
     pub fn next_wake(&self) -> Option<Timestamp> {
-        [self.kubelet.next_wake(), self.next_heartbeat].into_iter().flatten().min()
+        [self.kubelet.next_wake(), self.next_heartbeat, self.next_lease_renewal].into_iter().flatten().min()
     }
 
     fn send(&mut self, purpose: Purpose, request: ApiRequest) -> u64 {
@@ -127,6 +161,12 @@ impl NodeAgent {
         if purpose != Purpose::WatchPods {
             self.in_flight.remove(&id);
         }
+        // Whatever brings the Node back may bring its pod CIDR (node IPAM sets it).
+        let node_reply = matches!(purpose, Purpose::Register | Purpose::UpdateStatusAfterConflict | Purpose::Heartbeat | Purpose::GetNode);
+        if let Some(cidr) = response.json_body().filter(|_| node_reply && response.is_success()).and_then(|n| n.pointer("/spec/podCIDR")).and_then(Value::as_str) {
+            let out = self.kubelet.set_pod_cidr(cidr, now);
+            self.emit(out);
+        }
         match purpose {
             Purpose::Register if response.status == 409 => {
                 // Registered before (a reconnect): take the node over by posting fresh status.
@@ -134,7 +174,22 @@ impl NodeAgent {
                 self.send(Purpose::UpdateStatusAfterConflict, ApiRequest::put(format!("{}/status", NODES.path(None, Some(&self.info.name))), body));
                 self.list_pods();
             }
-            Purpose::Register => self.list_pods(),
+            Purpose::Register | Purpose::UpdateStatusAfterConflict if response.is_success() => {
+                self.node_uid = response.json_body().and_then(|n| n.pointer("/metadata/uid")).and_then(Value::as_str).map(String::from);
+                if purpose == Purpose::Register {
+                    self.list_pods();
+                }
+                self.renew_lease(now);
+            }
+            Purpose::CreateLease if response.status == 409 => {
+                self.lease_exists = true;
+                self.renew_lease(now);
+            }
+            Purpose::CreateLease => self.lease_exists = response.is_success(),
+            Purpose::RenewLease if response.status == 404 => {
+                self.lease_exists = false;
+                self.renew_lease(now);
+            }
             Purpose::ListPods if response.is_success() => {
                 let body = response.json_body().cloned().unwrap_or_default();
                 let mut uids = BTreeSet::new();
@@ -206,12 +261,36 @@ impl NodeAgent {
     pub fn tick(&mut self, now: Timestamp) {
         let out = self.kubelet.tick(now);
         self.emit(out);
+        if self.next_lease_renewal.is_some_and(|t| t <= now) {
+            self.renew_lease(now);
+        }
         if self.next_heartbeat.is_some_and(|t| t <= now) {
             let status = node::heartbeat(self.last_node_status.as_ref(), &self.info, now);
             self.last_node_status = Some(status.clone());
             let body = json!({"metadata": {"name": self.info.name}, "status": status});
             self.send(Purpose::Heartbeat, ApiRequest::put(format!("{}/status", NODES.path(None, Some(&self.info.name))), body));
-            self.next_heartbeat = Some(now + SignedDuration::from_secs(HEARTBEAT_SECS));
+            self.next_heartbeat = Some(now + SignedDuration::from_secs(NODE_STATUS_REPORT_SECS));
+        }
+    }
+
+    /// Creates or renews the node's lease, and schedules the next renewal.
+    fn renew_lease(&mut self, now: Timestamp) {
+        let owner = self.node_uid.as_ref().map(|uid| json!([{"apiVersion": "v1", "kind": "Node", "name": self.info.name, "uid": uid}]));
+        let lease = json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self.info.name, "namespace": LEASE_NAMESPACE, "ownerReferences": owner.unwrap_or(json!([]))},
+            "spec": {"holderIdentity": self.info.name, "leaseDurationSeconds": LEASE_DURATION_SECS, "renewTime": MicroTime(now)},
+        });
+        if self.lease_exists {
+            self.send(Purpose::RenewLease, ApiRequest::put(LEASES.path(Some(LEASE_NAMESPACE), Some(&self.info.name)), lease));
+        } else {
+            self.send(Purpose::CreateLease, ApiRequest::post(LEASES.path(Some(LEASE_NAMESPACE), None), lease));
+        }
+        self.next_lease_renewal = Some(now + SignedDuration::from_secs(LEASE_RENEW_SECS));
+        // Until it has its pod CIDR, the kubelet asks for its Node with each renewal.
+        if !self.kubelet.has_pod_cidr() {
+            self.send(Purpose::GetNode, ApiRequest::get(NODES.path(None, Some(&self.info.name))));
         }
     }
 

@@ -15,9 +15,11 @@
 
 pub mod agent;
 pub mod node;
+pub mod pod_network;
 pub mod runtime;
 pub mod status;
 
+use crate::metrics_server::{ContainerUsage, PodUsage, RESOLUTION};
 use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -60,6 +62,8 @@ struct ContainerWorker {
     /// When the next start is due (after a failed pull or a restartable exit).
     retry_at: Option<Timestamp>,
     backoff_secs: i64,
+    /// The last usage the runtime measured while it ran: (CPU millicores, memory bytes).
+    usage: Option<(i64, i64)>,
 }
 
 /// A pod being deleted: the runtime has been told to stop it.
@@ -82,6 +86,8 @@ struct PodWorker {
     start_time: Timestamp,
     reported: Option<PodStatus>,
     termination: Option<Termination>,
+    /// The pod's address, once its sandbox runs (its first container started).
+    ip: Option<std::net::Ipv4Addr>,
 }
 
 impl PodWorker {
@@ -175,6 +181,8 @@ impl PodWorker {
             conditions: Some(status::merge_conditions(&base, &status::conditions(phase, all_ready, started), now)),
             container_statuses: Some(views.iter().map(status::container_status).collect()),
             start_time: Some(Time(self.start_time)),
+            pod_ip: self.ip.map(|ip| ip.to_string()),
+            pod_ips: self.ip.map(|ip| vec![k8s_openapi::api::core::v1::PodIP { ip: ip.to_string() }]),
             qos_class: self.pod.status.as_ref().and_then(|s| s.qos_class.clone()),
             ..Default::default()
         }
@@ -216,6 +224,7 @@ pub fn launch_for(pod: &Pod, container: &Container) -> ContainerLaunch {
 #[derive(Clone, Debug, Default)]
 pub struct Kubelet {
     pods: BTreeMap<String, PodWorker>,
+    network: pod_network::PodNetwork,
 }
 
 impl Kubelet {
@@ -244,6 +253,7 @@ impl Kubelet {
                         last_terminated: None,
                         retry_at: None,
                         backoff_secs: BACKOFF_INITIAL_SECS,
+                        usage: None,
                     })
                     .collect();
                 // A pod first seen already being deleted (it was deleted while
@@ -251,7 +261,7 @@ impl Kubelet {
                 if !deleting {
                     out.extend(containers.iter().map(|c| KubeletOutput::Runtime(RuntimeCommand::Start(c.launch.clone()))));
                 }
-                self.pods.insert(uid.clone(), PodWorker { pod, containers, start_time: now, reported: None, termination: None });
+                self.pods.insert(uid.clone(), PodWorker { pod, containers, start_time: now, reported: None, termination: None, ip: None });
             }
         }
         let worker = self.pods.get_mut(&uid).expect("inserted above");
@@ -265,6 +275,7 @@ impl Kubelet {
     /// The pod is gone from the API server (deleted at once, force-deleted,
     /// or unbound): stop it if that was not already asked, and forget it.
     pub fn remove_pod(&mut self, uid: &str) -> Vec<KubeletOutput> {
+        self.network.release(uid);
         match self.pods.remove(uid) {
             Some(worker) if worker.termination.is_none() => vec![KubeletOutput::Runtime(RuntimeCommand::StopPod { pod_uid: uid.to_string() })],
             _ => Vec::new(),
@@ -307,6 +318,13 @@ impl Kubelet {
         match event {
             // Stopping: only exits of containers still running matter; a late
             // pull failure or start (already stopped by the runtime) changes nothing.
+            RuntimeEvent::Usage { container, cpu_millis, memory_bytes, .. } => {
+                // Usage is not status: it is read by scrapes (`usage`), never reported.
+                if let Some(c) = worker.containers.iter_mut().find(|c| c.launch.container == container && matches!(c.state, State::Running { .. })) {
+                    c.usage = Some((cpu_millis, memory_bytes));
+                }
+                return Vec::new();
+            }
             RuntimeEvent::PullFailed { .. } | RuntimeEvent::Started { .. } if terminating => return Vec::new(),
             RuntimeEvent::PullFailed { container, message, .. } => {
                 let Some(i) = find(worker, &container) else { return Vec::new() };
@@ -320,10 +338,13 @@ impl Kubelet {
                 let c = &mut worker.containers[i];
                 c.state = State::Running { started_at: now };
                 c.image_id = Some(image_id);
+                // The pod's network comes up with its first container.
+                worker.ip = worker.ip.or_else(|| self.network.allocate(&uid));
             }
             RuntimeEvent::Exited { container, exit_code, message, .. } => {
                 let Some(i) = find(worker, &container) else { return Vec::new() };
                 let c = &mut worker.containers[i];
+                c.usage = None;
                 let started_at = match &c.state {
                     State::Running { started_at } => Some(*started_at),
                     _ => None,
@@ -394,6 +415,53 @@ impl Kubelet {
             }
         }
         out
+    }
+
+    /// The node's pod CIDR is known (or changed): pods already running get
+    /// their addresses now.
+    pub fn set_pod_cidr(&mut self, cidr: &str, now: Timestamp) -> Vec<KubeletOutput> {
+        if !self.network.set_cidr(cidr) {
+            return Vec::new();
+        }
+        let waiting: Vec<String> =
+            self.pods.iter().filter(|(_, w)| w.ip.is_none() && w.termination.is_none() && w.containers.iter().any(|c| c.image_id.is_some())).map(|(u, _)| u.clone()).collect();
+        let mut out = Vec::new();
+        for uid in waiting {
+            let ip = self.network.allocate(&uid);
+            if let Some(worker) = self.pods.get_mut(&uid) {
+                worker.ip = ip;
+            }
+            out.extend(self.report(&uid, now));
+        }
+        out
+    }
+
+    pub fn has_pod_cidr(&self) -> bool {
+        self.network.has_cidr()
+    }
+
+    /// The usage of each pod with a running container, as a kubelet's
+    /// `/metrics/resource` gives it to a scrape.
+    pub fn usage(&self, now: Timestamp) -> Vec<PodUsage> {
+        self.pods
+            .values()
+            .filter(|w| w.termination.is_none())
+            .filter_map(|w| {
+                let containers: Vec<ContainerUsage> = w
+                    .containers
+                    .iter()
+                    .filter_map(|c| c.usage.map(|(cpu, memory)| ContainerUsage { name: c.launch.container.clone(), cpu_millis: cpu, memory_bytes: memory }))
+                    .collect();
+                (!containers.is_empty()).then(|| PodUsage {
+                    namespace: w.pod.metadata.namespace.clone().unwrap_or_default(),
+                    name: w.pod.metadata.name.clone().unwrap_or_default(),
+                    uid: uid_of(&w.pod).to_string(),
+                    timestamp: now,
+                    window: RESOLUTION,
+                    containers,
+                })
+            })
+            .collect()
     }
 
     /// When the kubelet next needs `tick`.

@@ -31,12 +31,18 @@ pub enum RuntimeEvent {
     Started { pod_uid: String, container: String, image_id: String },
     /// The module finished: `proc_exit` code, 0 on return, or a trap.
     Exited { pod_uid: String, container: String, exit_code: i32, message: Option<String> },
+    /// A running container's resource usage, averaged over the runtime's
+    /// last measuring window (what cAdvisor tells a kubelet).
+    Usage { pod_uid: String, container: String, cpu_millis: i64, memory_bytes: i64 },
 }
 
 impl RuntimeEvent {
     pub fn pod_uid(&self) -> &str {
         match self {
-            RuntimeEvent::PullFailed { pod_uid, .. } | RuntimeEvent::Started { pod_uid, .. } | RuntimeEvent::Exited { pod_uid, .. } => pod_uid,
+            RuntimeEvent::PullFailed { pod_uid, .. }
+            | RuntimeEvent::Started { pod_uid, .. }
+            | RuntimeEvent::Exited { pod_uid, .. }
+            | RuntimeEvent::Usage { pod_uid, .. } => pod_uid,
         }
     }
 }

@@ -289,7 +289,9 @@ fn the_agent_deletes_a_stopped_pod_with_grace_zero_and_its_uid_after_the_stop() 
     };
     let register = id_of(&agent.drain());
     agent.on_response(register, ApiResponse::json(201, json!({})), at(0));
-    let list = id_of(&agent.drain());
+    // The list of its pods, then its lease.
+    let after_register = agent.drain();
+    let list = id_of(&after_register[..1]);
     agent.on_response(list, ApiResponse::json(200, json!({"metadata": {"resourceVersion": "5"}, "items": []})), at(0));
     let watch = id_of(&agent.drain());
     agent.on_watch_event(watch, &json!({"type": "ADDED", "object": pod("u1", "Always", "hello")}), at(1));

@@ -169,7 +169,7 @@ fn prepare_kind(
         "HorizontalPodAutoscaler" => typed::<HorizontalPodAutoscaler>(object, validation, |h| {
             let spec = h.spec.get_or_insert_with(Default::default);
             spec.min_replicas.get_or_insert(1);
-            let mut errors = Vec::new();
+            let mut errors = workloads::autoscaler_metrics(spec);
             if spec.min_replicas.is_some_and(|m| m < 1) {
                 errors.push(FieldError::invalid("spec.minReplicas", spec.min_replicas.unwrap_or(0), "must be greater than or equal to 1"));
             }

@@ -3,7 +3,7 @@
 
 use crate::apiserver::status::FieldError;
 use crate::quantity;
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus, Toleration};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
 use std::collections::BTreeSet;
 
 /// Fields that a real cluster honours and Tabernetes does not (yet). They are
@@ -36,27 +36,12 @@ fn unsupported_fields(spec: &PodSpec) -> Vec<FieldError> {
     errors
 }
 
-/// Applies the defaults a real API server would (SetDefaults_Pod and the
-/// DefaultTolerationSeconds admission plugin).
+/// Applies the defaults a real API server would (SetDefaults_Pod; the
+/// DefaultTolerationSeconds admission plugin is in `apiserver::admission`).
 pub fn default_pod(pod: &mut Pod) {
     let spec = pod.spec.get_or_insert_with(Default::default);
     default_pod_spec(spec);
     spec.priority.get_or_insert(0);
-    let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
-        let tolerated = tolerations.iter().any(|t| {
-            t.key.as_deref() == Some(key) && t.effect.as_deref().is_none_or(|e| e == "NoExecute")
-        });
-        if !tolerated {
-            tolerations.push(Toleration {
-                key: Some(key.into()),
-                operator: Some("Exists".into()),
-                effect: Some("NoExecute".into()),
-                toleration_seconds: Some(300),
-                ..Default::default()
-            });
-        }
-    }
 }
 
 /// The spec defaults, shared by pods and the pod templates of workloads.

@@ -47,10 +47,37 @@ fn malformed_quantities_are_invalid() {
 }
 
 #[test]
-fn existing_tolerations_are_not_duplicated() {
-    let mut p = pod(json!({"containers": [{"name": "c"}], "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]}));
-    default_pod(&mut p);
-    let tolerations = p.spec.unwrap().tolerations.unwrap();
-    assert_eq!(tolerations.len(), 2);
-    assert_eq!(tolerations[0].toleration_seconds, Some(5));
+fn workload_features_that_are_not_carried_out_are_refused() {
+    use super::workloads::{autoscaler_metrics, cron_job, job};
+    use super::Write;
+    let template = json!({"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "hello"}]}});
+    // (extra Job spec, the field refused)
+    let jobs = [
+        (json!({"podFailurePolicy": {"rules": []}}), Some("spec.podFailurePolicy")),
+        (json!({"backoffLimitPerIndex": 1, "completionMode": "Indexed", "completions": 2}), Some("spec.backoffLimitPerIndex")),
+        (json!({"managedBy": "example.com/queue"}), Some("spec.managedBy")),
+        (json!({"completionMode": "Indexed", "parallelism": 2}), Some("spec.completions")),
+        (json!({"completionMode": "Indexed", "completions": 3}), None),
+    ];
+    for (extra, refused) in jobs {
+        let mut spec = json!({"template": template});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        let mut j = serde_json::from_value(json!({"metadata": {"name": "j", "uid": "u"}, "spec": spec})).unwrap();
+        let fields: Vec<String> = job(&mut j, Write::Create).into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, refused.map(String::from).into_iter().collect::<Vec<_>>(), "{extra}");
+    }
+    // (schedule, time zone, the field refused)
+    let cron_jobs = [("*/5 * * * *", None, None), ("@hourly", Some("Europe/Paris"), None), ("5 * * *", None, Some("spec.schedule")), ("0 * * * *", Some("Nowhere/Town"), Some("spec.timeZone"))];
+    for (schedule, zone, refused) in cron_jobs {
+        let mut cj = serde_json::from_value(json!({"metadata": {"name": "c"}, "spec": {"schedule": schedule, "timeZone": zone, "jobTemplate": {"spec": {"template": template}}}})).unwrap();
+        let fields: Vec<String> = cron_job(&mut cj).into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, refused.map(String::from).into_iter().collect::<Vec<_>>(), "{schedule} {zone:?}");
+    }
+    let mut spec = serde_json::from_value(json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 3})).unwrap();
+    assert!(autoscaler_metrics(&mut spec).is_empty());
+    assert_eq!(serde_json::to_value(&spec).unwrap()["metrics"], json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]), "CPU at 80% by default");
+    let mut pods_metric = serde_json::from_value(json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 3, "metrics": [{"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1"}}}]})).unwrap();
+    assert_eq!(autoscaler_metrics(&mut pods_metric)[0].field, "spec.metrics[0].type");
 }

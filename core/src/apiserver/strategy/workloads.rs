@@ -7,11 +7,13 @@
 use super::pod;
 use super::Write;
 use crate::apiserver::status::FieldError;
+use crate::cron_schedule::ScheduleError;
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetUpdateStrategy, Deployment, DeploymentStrategy, ReplicaSet, RollingUpdateDaemonSet,
     RollingUpdateDeployment, RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetUpdateStrategy,
 };
-use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget, ResourceMetricSource};
+use k8s_openapi::api::batch::v1::{CronJob, Job, JobSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -130,6 +132,10 @@ pub fn stateful_set(sts: &mut StatefulSet, write: Write<'_>) -> Vec<FieldError> 
     if !["RollingUpdate", "OnDelete"].contains(&kind.as_str()) {
         errors.push(FieldError::not_supported("spec.updateStrategy.type", &kind, &["OnDelete", "RollingUpdate"]));
     }
+    let rolling = spec.update_strategy.as_ref().and_then(|u| u.rolling_update.as_ref());
+    if rolling.is_some_and(|r| r.max_unavailable.is_some()) {
+        errors.push(FieldError::forbidden("spec.updateStrategy.rollingUpdate.maxUnavailable", "maxUnavailable for StatefulSets (alpha in Kubernetes) is not supported by Tabernetes yet"));
+    }
     if spec.volume_claim_templates.as_ref().is_some_and(|v| !v.is_empty()) {
         errors.push(FieldError::forbidden("spec.volumeClaimTemplates", "persistent volumes are not supported by Tabernetes yet"));
     }
@@ -206,11 +212,16 @@ pub fn job(job: &mut Job, write: Write<'_>) -> Vec<FieldError> {
         errors.push(FieldError::invalid("spec.ttlSecondsAfterFinished", ttl, "must be greater than or equal to 0"));
     }
     let mode = spec.completion_mode.as_deref().unwrap_or_default();
-    if mode != "NonIndexed" {
-        errors.push(FieldError::not_supported("spec.completionMode", mode, &["NonIndexed"]));
+    if !["NonIndexed", "Indexed"].contains(&mode) {
+        errors.push(FieldError::not_supported("spec.completionMode", mode, &["Indexed", "NonIndexed"]));
+    }
+    if mode == "Indexed" && spec.completions.is_none() {
+        let message = "Required value: when completion mode is Indexed".to_string();
+        errors.push(FieldError { reason: "FieldValueRequired", field: "spec.completions".into(), message });
     }
     selects_template(spec.selector.as_ref(), &spec.template, &mut errors);
     job_template(&spec.template, &mut errors, "spec.template");
+    errors.extend(unsupported_job_fields(spec, "spec"));
     if let Write::Update { old } = write {
         immutable_selector(old, spec.selector.as_ref().unwrap_or(&LabelSelector::default()), &mut errors);
         let old_template = old.pointer("/spec/template").cloned().unwrap_or(Value::Null);
@@ -230,19 +241,78 @@ pub fn cron_job(cj: &mut CronJob) -> Vec<FieldError> {
     let job_spec = spec.job_template.spec.get_or_insert_with(Default::default);
     pod::default_pod_spec(job_spec.template.spec.get_or_insert_with(Default::default));
     let mut errors = Vec::new();
-    let fields = spec.schedule.split_whitespace().count();
-    let macro_form = spec.schedule.starts_with('@');
     if spec.schedule.trim().is_empty() {
         errors.push(FieldError::required("spec.schedule"));
-    } else if !macro_form && fields != 5 {
-        errors.push(FieldError::invalid("spec.schedule", &spec.schedule, format!("expected exactly 5 fields, found {fields}")));
+    } else {
+        match crate::cron_schedule::Schedule::parse(&spec.schedule, spec.time_zone.as_deref()) {
+            Ok(_) => {}
+            Err(e @ (ScheduleError::UnknownTimeZone(_) | ScheduleError::LocalTimeZone)) => {
+                errors.push(FieldError::invalid("spec.timeZone", spec.time_zone.as_deref().unwrap_or(""), e.to_string()));
+            }
+            Err(e) => errors.push(FieldError::invalid("spec.schedule", &spec.schedule, e.to_string())),
+        }
+    }
+    if let Some(deadline) = spec.starting_deadline_seconds.filter(|s| *s < 0) {
+        errors.push(FieldError::invalid("spec.startingDeadlineSeconds", deadline, "must be greater than or equal to 0"));
     }
     let policy = spec.concurrency_policy.as_deref().unwrap_or_default();
     if !["Allow", "Forbid", "Replace"].contains(&policy) {
         errors.push(FieldError::not_supported("spec.concurrencyPolicy", policy, &["Allow", "Forbid", "Replace"]));
     }
     job_template(&job_spec.template, &mut errors, "spec.jobTemplate.spec.template");
+    errors.extend(unsupported_job_fields(job_spec, "spec.jobTemplate.spec"));
     errors
+}
+
+/// An autoscaler's metrics: CPU at 80% of requests by default (as upstream);
+/// resource metrics (cpu, memory) only, the ones this cluster measures.
+pub fn autoscaler_metrics(spec: &mut HorizontalPodAutoscalerSpec) -> Vec<FieldError> {
+    let metrics = spec.metrics.get_or_insert_with(Vec::new);
+    if metrics.is_empty() {
+        metrics.push(MetricSpec {
+            type_: "Resource".into(),
+            resource: Some(ResourceMetricSource { name: "cpu".into(), target: MetricTarget { type_: "Utilization".into(), average_utilization: Some(80), ..Default::default() } }),
+            ..Default::default()
+        });
+    }
+    let mut errors = Vec::new();
+    let behavior = spec.behavior.as_ref();
+    for (rules, field) in [(behavior.and_then(|b| b.scale_up.as_ref()), "scaleUp"), (behavior.and_then(|b| b.scale_down.as_ref()), "scaleDown")] {
+        if rules.is_some_and(|r| r.tolerance.is_some()) {
+            errors.push(FieldError::forbidden(format!("spec.behavior.{field}.tolerance"), "configurable tolerances (alpha in Kubernetes) are not supported by Tabernetes yet"));
+        }
+    }
+    for (i, metric) in metrics.iter().enumerate() {
+        let at = format!("spec.metrics[{i}]");
+        let Some(resource) = metric.resource.as_ref().filter(|_| metric.type_ == "Resource") else {
+            errors.push(FieldError::not_supported(format!("{at}.type"), &metric.type_, &["Resource"]));
+            continue;
+        };
+        if !["cpu", "memory"].contains(&resource.name.as_str()) {
+            errors.push(FieldError::not_supported(format!("{at}.resource.name"), &resource.name, &["cpu", "memory"]));
+        }
+        let target = &resource.target;
+        match target.type_.as_str() {
+            "Utilization" if target.average_utilization.is_none_or(|u| u < 1) => errors.push(FieldError::invalid(format!("{at}.resource.target.averageUtilization"), target.average_utilization.unwrap_or(0), "must be greater than 0")),
+            "AverageValue" if target.average_value.is_none() => errors.push(FieldError::required(format!("{at}.resource.target.averageValue"))),
+            "Utilization" | "AverageValue" => {}
+            other => errors.push(FieldError::not_supported(format!("{at}.resource.target.type"), other, &["Utilization", "AverageValue"])),
+        }
+    }
+    errors
+}
+
+/// Job features the Job controller does not carry out: refused rather
+/// than stored and ignored.
+fn unsupported_job_fields(spec: &JobSpec, at: &str) -> Vec<FieldError> {
+    let refused = [
+        (spec.pod_failure_policy.is_some(), "podFailurePolicy", "pod failure policies"),
+        (spec.success_policy.is_some(), "successPolicy", "success policies"),
+        (spec.backoff_limit_per_index.is_some(), "backoffLimitPerIndex", "backoff limits per index"),
+        (spec.max_failed_indexes.is_some(), "maxFailedIndexes", "failed index limits"),
+        (spec.managed_by.as_deref().is_some_and(|m| m != "kubernetes.io/job-controller"), "managedBy", "external Job controllers"),
+    ];
+    refused.into_iter().filter(|(present, _, _)| *present).map(|(_, field, what)| FieldError::forbidden(format!("{at}.{field}"), format!("{what} are not supported by Tabernetes yet"))).collect()
 }
 
 fn job_template(template_spec: &PodTemplateSpec, errors: &mut Vec<FieldError>, at: &str) {

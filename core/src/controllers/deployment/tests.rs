@@ -4,6 +4,7 @@
 use super::*;
 use crate::controllers::events::events_about;
 use crate::controllers::replica_set::ReplicaSetController;
+use crate::controllers::runner::{Controller, Runner};
 use crate::controllers::rollout_status::{AVAILABLE, NEW_RS_AVAILABLE, RS_UPDATED};
 use crate::controllers::testing::{api, at, create, finish_deletions, get, pods, run_pod};
 
@@ -11,20 +12,20 @@ use crate::controllers::testing::{api, at, create, finish_deletions, get, pods, 
 /// new pod, Ready or not as `ready` says.
 struct Cluster {
     api: ApiServer,
-    deployments: DeploymentController,
-    replica_sets: ReplicaSetController,
+    deployments: Runner<DeploymentController>,
+    replica_sets: Runner<ReplicaSetController>,
     ready: bool,
 }
 
 impl Cluster {
     fn new() -> Self {
-        Cluster { api: api(), deployments: DeploymentController::default(), replica_sets: ReplicaSetController::default(), ready: true }
+        Cluster { api: api(), deployments: Runner::new(DeploymentController::default()), replica_sets: Runner::new(ReplicaSetController::default()), ready: true }
     }
 
     /// One round: each controller once, then the kubelet.
     fn step(&mut self, now: Timestamp) {
-        self.deployments.reconcile(&mut self.api, now);
-        self.replica_sets.reconcile(&mut self.api, now);
+        self.deployments.run_once(&mut self.api, now);
+        self.replica_sets.run_once(&mut self.api, now);
         let unbound: Vec<String> = pods(&self.api, "default")
             .iter()
             .filter(|p| p.pointer("/spec/nodeName").is_none() && !is_being_deleted(p))
@@ -167,10 +168,10 @@ fn recreate_empties_the_old_replica_set_before_starting_the_new_one() {
     c.settle(at(1));
     c.patch(image("2"), at(2));
     // One round: the old ReplicaSet is emptied and no new one exists yet.
-    c.deployments.reconcile(&mut c.api, at(2));
+    c.deployments.run_once(&mut c.api, at(2));
     assert_eq!(c.replica_sets().iter().map(|(_, n, _)| *n).collect::<Vec<_>>(), vec![0]);
-    c.replica_sets.reconcile(&mut c.api, at(2));
-    c.deployments.reconcile(&mut c.api, at(2));
+    c.replica_sets.run_once(&mut c.api, at(2));
+    c.deployments.run_once(&mut c.api, at(2));
     assert_eq!(c.replica_sets().len(), 1, "the old pods are still terminating");
     c.settle(at(3));
     let sets = c.replica_sets();

@@ -1,0 +1,143 @@
+//! What a Service's endpoints are made of, shared by the Endpoints and
+//! EndpointSlice controllers: the pods its selector picks that have an
+//! address, whether each is ready, and the port each Service port reaches
+//! on it (a `targetPort` number as it is, a name looked up among the pod's
+//! container ports).
+
+use super::ownership::{labels, name, namespace, uid};
+use crate::apiserver::resources::{PODS, SERVICES};
+use crate::store::{ObjectKey, Store, StoreEvent};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A Service port as it reaches a pod: (name, port on the pod, protocol).
+pub type PodPort = (String, i32, String);
+
+/// One pod behind a Service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backend {
+    pub ip: String,
+    pub ready: bool,
+    pub terminating: bool,
+    pub node_name: Option<String>,
+    /// Set when the pod's hostname and subdomain put it under this Service (StatefulSets).
+    pub hostname: Option<String>,
+    pub target_ref: Value,
+    /// Each Service port the pod has, in order.
+    pub ports: Vec<PodPort>,
+}
+
+/// The Service's selector, if it has one (without, its endpoints are the user's).
+pub fn selector(service: &Value) -> Option<BTreeMap<String, String>> {
+    let selector: BTreeMap<String, String> = serde_json::from_value(service.pointer("/spec/selector")?.clone()).ok()?;
+    (!selector.is_empty()).then_some(selector)
+}
+
+/// Queues the Services in the pod's namespace that select it (before or after the change).
+pub fn services_for_pod(event: &StoreEvent, store: &Store, keys: &mut Vec<ObjectKey>) {
+    let ns = event.key.namespace.as_str();
+    let versions: Vec<BTreeMap<String, String>> = [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten().map(labels).collect();
+    for (key, service) in store.list(&SERVICES.storage_name(), Some(ns)) {
+        if selector(service).is_some_and(|s| versions.iter().any(|l| s.iter().all(|(k, v)| l.get(k) == Some(v)))) {
+            keys.push(key.clone());
+        }
+    }
+}
+
+/// The port a Service port reaches on a pod, if the pod has it.
+fn target_port(service_port: &Value, pod: &Value) -> Option<i32> {
+    match service_port.get("targetPort") {
+        Some(Value::String(port_name)) => pod
+            .pointer("/spec/containers")?
+            .as_array()?
+            .iter()
+            .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+            .find(|p| p["name"] == port_name.as_str() && p.get("protocol").and_then(Value::as_str).unwrap_or("TCP") == service_port["protocol"].as_str().unwrap_or("TCP"))
+            .and_then(|p| p["containerPort"].as_i64())
+            .map(|p| p as i32),
+        Some(Value::Number(n)) => n.as_i64().map(|p| p as i32),
+        _ => service_port["port"].as_i64().map(|p| p as i32),
+    }
+}
+
+/// The pods behind `service`: selected, not finished, with an address;
+/// terminating ones only when `include_terminating` (EndpointSlices show
+/// them as such; Endpoints leave them out) or the Service publishes
+/// addresses that are not ready.
+fn backends(store: &Store, service: &Value, include_terminating: bool) -> Vec<Backend> {
+    let Some(selector) = selector(service) else { return Vec::new() };
+    let publish_not_ready = service.pointer("/spec/publishNotReadyAddresses") == Some(&json!(true));
+    let service_name = name(service);
+    let ports: Vec<Value> = service.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut found = Vec::new();
+    for (_, pod) in store.list(&PODS.storage_name(), Some(namespace(service))) {
+        let pod_labels = labels(pod);
+        if !selector.iter().all(|(k, v)| pod_labels.get(k) == Some(v)) {
+            continue;
+        }
+        let Some(ip) = pod.pointer("/status/podIP").and_then(Value::as_str).filter(|ip| !ip.is_empty()) else { continue };
+        let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+        let terminating = pod.pointer("/metadata/deletionTimestamp").is_some();
+        if matches!(phase, "Succeeded" | "Failed") || (terminating && !include_terminating && !publish_not_ready) {
+            continue;
+        }
+        found.push(backend(pod, ip, terminating, publish_not_ready, service_name, &ports));
+    }
+    found.sort_by(|a, b| a.ip.cmp(&b.ip));
+    found
+}
+
+/// The backends grouped by the ports they serve (pods may resolve a named
+/// port differently); a pod without any of the Service's ports is left out.
+pub fn by_ports(store: &Store, service: &Value, include_terminating: bool) -> BTreeMap<Vec<PodPort>, Vec<Backend>> {
+    let has_ports = service.pointer("/spec/ports").and_then(Value::as_array).is_some_and(|p| !p.is_empty());
+    let mut groups: BTreeMap<Vec<PodPort>, Vec<Backend>> = BTreeMap::new();
+    for backend in backends(store, service, include_terminating) {
+        if has_ports && backend.ports.is_empty() {
+            continue;
+        }
+        let mut ports = backend.ports.clone();
+        ports.sort();
+        groups.entry(ports).or_default().push(backend);
+    }
+    groups
+}
+
+fn backend(pod: &Arc<Value>, ip: &str, terminating: bool, publish_not_ready: bool, service_name: &str, ports: &[Value]) -> Backend {
+    let ready = publish_not_ready || pod.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+    let hostname = pod.pointer("/spec/hostname").and_then(Value::as_str).filter(|_| pod.pointer("/spec/subdomain").and_then(Value::as_str) == Some(service_name));
+    Backend {
+        ip: ip.to_string(),
+        ready,
+        terminating,
+        node_name: pod.pointer("/spec/nodeName").and_then(Value::as_str).map(String::from),
+        hostname: hostname.map(String::from),
+        target_ref: json!({"kind": "Pod", "namespace": namespace(pod), "name": name(pod), "uid": uid(pod)}),
+        ports: ports
+            .iter()
+            .filter_map(|p| target_port(p, pod).map(|port| (p["name"].as_str().unwrap_or("").to_string(), port, p["protocol"].as_str().unwrap_or("TCP").to_string())))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_ports_resolve_by_number_or_by_container_port_name() {
+        let pod = json!({"spec": {"containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 8080}, {"name": "dns", "containerPort": 53, "protocol": "UDP"}]}]}});
+        let cases = [
+            (json!({"port": 80, "targetPort": 9090, "protocol": "TCP"}), Some(9090)),
+            (json!({"port": 80, "targetPort": "http", "protocol": "TCP"}), Some(8080)),
+            (json!({"port": 53, "targetPort": "dns", "protocol": "UDP"}), Some(53)),
+            (json!({"port": 53, "targetPort": "dns", "protocol": "TCP"}), None),
+            (json!({"port": 80, "targetPort": "grpc", "protocol": "TCP"}), None),
+            (json!({"port": 80}), Some(80)),
+        ];
+        for (service_port, want) in cases {
+            assert_eq!(target_port(&service_port, &pod), want, "{service_port}");
+        }
+    }
+}
