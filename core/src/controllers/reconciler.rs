@@ -80,7 +80,7 @@ pub enum ReconcileError {
 
 pub type ReconcileResult = Result<Action, ReconcileError>;
 
-pub trait Reconciler {
+pub trait Reconciler: Send {
     /// The controller's name, as `kube-controller-manager --controllers` lists it.
     fn name(&self) -> &'static str;
 

@@ -18,7 +18,8 @@ const RETRY_INITIAL: SignedDuration = SignedDuration::from_secs(1);
 const RETRY_MAX: SignedDuration = SignedDuration::from_secs(300);
 
 /// A controller as the control plane drives it, whatever it reconciles.
-pub trait Controller {
+/// `Send` because node-host runs a control plane on a tokio task.
+pub trait Controller: Send {
     fn name(&self) -> &'static str;
     /// Reads what changed and reconciles every key that is due.
     fn run(&mut self, ctx: &mut Context<'_>);
