@@ -1,7 +1,8 @@
 //! The Kubernetes API over HTTP, so the real `kubectl` and client libraries
 //! work: authentication by bearer token, a size cap checked before a body is
-//! parsed, and watch streams as newline-delimited JSON. Everything else is
-//! the control plane's `handle`, reached through `standalone::ApiCall`.
+//! parsed, JSON or YAML bodies, and watch streams as newline-delimited JSON.
+//! Everything else is the control plane's `handle`, reached through
+//! `standalone::ApiCall` (or relayed to the page's, in browser mode).
 
 use crate::security::Guard;
 use crate::standalone::{ApiCall, ApiReply};
@@ -118,6 +119,11 @@ pub async fn serve(State(api): State<KubeApi>, request: Request) -> Response {
             Ok(value) => Some(value),
             Err(e) => return status(415, "UnsupportedMediaType", e),
         }
+    } else if content_type.starts_with("application/yaml") {
+        match yaml_body(&bytes) {
+            Ok(value) => Some(value),
+            Err(e) => return status(400, "BadRequest", e),
+        }
     } else {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(value) => Some(value),
@@ -145,6 +151,17 @@ pub async fn serve(State(api): State<KubeApi>, request: Request) -> Response {
         Ok(ApiReply::Response(response)) => respond(response),
         Ok(ApiReply::Watch { initial, events }) => watch_stream(initial, events, watch_timeout),
         Err(_) => status(503, "ServiceUnavailable", "the control plane has stopped"),
+    }
+}
+
+/// A YAML request body (Kubernetes accepts `application/yaml`): one object,
+/// or a 400 that says where the YAML is wrong.
+fn yaml_body(bytes: &[u8]) -> Result<Value, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("the request body is not UTF-8: {e}"))?;
+    let mut documents = tabernetes_core::manifest::parse_documents(text).map_err(|e| format!("the request body is not valid YAML: {e}"))?;
+    match documents.len() {
+        1 => Ok(documents.remove(0)),
+        n => Err(format!("a YAML request body must hold exactly one object, not {n}")),
     }
 }
 

@@ -1,8 +1,17 @@
 """The official Python client (`kubernetes` from PyPI) against node-host's
 standalone mode: list, watch with resume from a resourceVersion, and the
-409 Conflict of an update from a stale read."""
+409 Conflict of an update from a stale read. Also raw request bodies: YAML
+is accepted as Kubernetes accepts it, and malformed JSON or YAML gets a 400
+Status that says where it is wrong."""
 
+import base64
+import http.client
+import json
+import ssl
 import unittest
+import urllib.parse
+
+import yaml
 
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
@@ -83,6 +92,36 @@ class PythonClient(unittest.TestCase):
         with self.assertRaises(ApiException) as raised:
             self.viewer.create_namespaced_config_map("default", self.config_map("viewer-write"))
         self.assertEqual(raised.exception.status, 403)
+
+    def raw_post(self, path, body, content_type):
+        """POSTs bytes as they are, as the admin; returns (status, decoded JSON)."""
+        with open(self.cluster.kubeconfig) as f:
+            kubeconfig = yaml.safe_load(f)
+        cluster = kubeconfig["clusters"][0]["cluster"]
+        admin = next(u["user"] for u in kubeconfig["users"] if u["name"] == "admin")
+        context = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        url = urllib.parse.urlparse(cluster["server"])
+        connection = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=30)
+        try:
+            connection.request("POST", path, body=body.encode(), headers={"Authorization": f"Bearer {admin['token']}", "Content-Type": content_type})
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    def test_yaml_bodies_are_accepted_and_malformed_ones_get_a_400_status(self):
+        path = "/api/v1/namespaces/default/configmaps"
+        status, created = self.raw_post(path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  a: b\n", "application/yaml")
+        self.assertEqual((status, created["data"]), (201, {"a": "b"}))
+        status, refused = self.raw_post(path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n", "application/yaml")
+        self.assertEqual((status, refused["kind"], refused["reason"]), (400, "Status", "BadRequest"))
+        self.assertRegex(refused["message"], r"not valid YAML.*line \d+")
+        status, refused = self.raw_post(path, '{"apiVersion": "v1", "kind": ', "application/json")
+        self.assertEqual((status, refused["reason"]), (400, "BadRequest"))
+        self.assertIn("not valid JSON", refused["message"])
+        with self.assertRaises(ApiException) as raised:
+            self.api.read_namespaced_config_map("oops", "default")
+        self.assertEqual(raised.exception.status, 404)
 
 
 if __name__ == "__main__":

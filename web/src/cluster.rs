@@ -23,6 +23,8 @@ use tabernetes_core::{manifest, ControlPlane, Timestamp};
 use yew::Callback;
 
 pub const IN_PAGE_NODE: &str = "in-page";
+/// Kubernetes sends watch bookmarks about once a minute.
+const BOOKMARK_EVERY_SECS: i64 = 60;
 
 pub fn now() -> Timestamp {
     Timestamp::from_millisecond(js_sys::Date::now() as i64).expect("the browser clock is in range")
@@ -56,6 +58,8 @@ pub struct Cluster {
     /// Something about keeping the cluster that a person should know.
     pub notice: Option<String>,
     saving: bool,
+    /// When watches (kubectl's, through a relay) last got BOOKMARK events.
+    bookmarked: Timestamp,
     /// The saved cluster is being forgotten; nothing may save it again.
     resetting: bool,
 }
@@ -170,6 +174,7 @@ impl ClusterHandle {
             saved_revision,
             notice,
             saving: false,
+            bookmarked: now,
             resetting: false,
         };
         let handle = ClusterHandle { inner: Rc::new(RefCell::new(cluster)), notify: Rc::default(), version: 0 };
@@ -254,13 +259,26 @@ impl ClusterHandle {
         self.pump();
     }
 
-    /// Advances the clock: controllers, kubelet back-offs, heartbeats.
+    /// Advances the clock: controllers, kubelet back-offs, heartbeats, and
+    /// about once a minute bookmarks for watches that asked for them.
     pub fn tick(&self) {
         {
-            let mut c = self.inner.borrow_mut();
+            let mut guard = self.inner.borrow_mut();
+            let c = &mut *guard;
             let now = now();
             c.plane.tick(now);
             c.in_page.tick(now);
+            if now.duration_since(c.bookmarked).as_secs() >= BOOKMARK_EVERY_SECS {
+                c.bookmarked = now;
+                // A bookmark is only sent to a watch that has every event before it.
+                for (session, message) in c.sessions.deliver(&mut c.plane) {
+                    c.route(session, message, now);
+                }
+                let (for_sessions, _) = c.sessions.route(c.plane.bookmarks());
+                for (session, message) in for_sessions {
+                    c.route(session, message, now);
+                }
+            }
         }
         self.pump();
     }
