@@ -27,4 +27,4 @@ pub mod validation;
 
 pub use control_plane::ControlPlane;
 /// Time as the control plane sees it; always passed in by the driver.
-pub use k8s_openapi::jiff::Timestamp;
+pub use k8s_openapi::jiff::{SignedDuration, Timestamp};

@@ -261,6 +261,47 @@ test('kubectl delete removes the Deployment and its pods from the page', async (
   await page.waitForFunction(() => ![...document.querySelectorAll('#pods tbody tr')].some((r) => r.dataset.pod?.startsWith('relayed-')), null, { timeout: 30_000 });
 });
 
+const CRON_JOB = `apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: every-five
+spec:
+  schedule: "*/5 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          nodeSelector:
+            tabernetes.io/runtime: browser
+          containers:
+          - name: hello
+            image: hello
+`;
+
+test('the clock pauses and steps: a CronJob fires on the cluster\'s time', async () => {
+  await page.click('#clock-pause');
+  await page.waitForSelector('#clock-time[data-paused="true"]');
+  const clockTime = async () => Date.parse(await page.locator('#clock-time').getAttribute('data-time'));
+  const before = await clockTime();
+  await page.fill('#manifest', CRON_JOB);
+  await page.click('#apply');
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await clockTime(), before, 'a paused clock stands still');
+  assert.equal((await kubectl('get', 'jobs', '-o', 'name')).trim(), '', 'nothing is due yet');
+  await page.click('#clock-step-600');
+  assert.ok(await clockTime() - before >= 600_000, 'stepped ten minutes');
+  // Ten minutes hold exactly two multiples of five.
+  const jobs = (await kubectl('get', 'jobs', '-o', 'name')).trim().split('\n');
+  assert.equal(jobs.length, 2, jobs.join(' '));
+  assert.ok(jobs.every((j) => j.startsWith('job.batch/every-five-')), jobs.join(' '));
+  const lastSchedule = await kubectl('get', 'cronjob', 'every-five', '-o', 'jsonpath={.status.lastScheduleTime}');
+  assert.ok(Date.parse(lastSchedule) > before, lastSchedule);
+  await page.click('#clock-pause');
+  await page.waitForSelector('#clock-time[data-paused="false"]');
+  assert.match(await kubectl('delete', 'cronjob', 'every-five'), /deleted/);
+});
+
 test('the cluster survives a reload (IndexedDB), and Reset starts a new one', async () => {
   await page.fill('#manifest', 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\ndata:\n  learner: notes\n');
   await page.click('#apply');

@@ -19,16 +19,22 @@ use tabernetes_core::kubelet::node::NodeInfo;
 use tabernetes_core::kubelet::runtime::{ContainerLaunch, RuntimeCommand};
 use tabernetes_core::node_sessions::{NodeSessions, SessionId};
 use tabernetes_core::protocol::{NodeMessage, PlaneMessage};
-use tabernetes_core::{manifest, ControlPlane, Timestamp};
+use tabernetes_core::clock::Clock;
+use tabernetes_core::{manifest, ControlPlane, SignedDuration, Timestamp};
 use yew::Callback;
 
 pub const IN_PAGE_NODE: &str = "in-page";
 /// Kubernetes sends watch bookmarks about once a minute.
 const BOOKMARK_EVERY_SECS: i64 = 60;
 
-pub fn now() -> Timestamp {
+/// The browser's wall clock; the cluster runs on its virtual `Clock`, which follows it.
+fn real_now() -> Timestamp {
     Timestamp::from_millisecond(js_sys::Date::now() as i64).expect("the browser clock is in range")
 }
+
+/// The most wake-ups one step of the clock runs through, so a long step
+/// (a busy CronJob over an hour) cannot freeze the page.
+const MAX_WAKES_PER_STEP: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LinkStatus {
@@ -53,6 +59,9 @@ pub struct Cluster {
     stopped: HashSet<String>,
     /// node-host links, by their session.
     pub links: BTreeMap<SessionId, LinkState>,
+    /// The cluster's time: real time by default; a learner can pause, step
+    /// and speed it up (node-hosts keep real time for their own work).
+    pub clock: Clock,
     /// The store revision last written to IndexedDB.
     pub saved_revision: Option<u64>,
     /// Something about keeping the cluster that a person should know.
@@ -101,6 +110,16 @@ fn in_page_info() -> NodeInfo {
 }
 
 impl Cluster {
+    /// The cluster's time now, moved on by the real time since it was last read.
+    fn now(&mut self) -> Timestamp {
+        self.clock.follow(real_now())
+    }
+
+    /// When the control plane or the in-page kubelet next has something to do.
+    fn next_wake(&self) -> Option<Timestamp> {
+        [self.plane.next_wake(), self.in_page.next_wake()].into_iter().flatten().min()
+    }
+
     /// Hands the plane's replies to the in-page agent or the link they belong to.
     fn route(&mut self, session: SessionId, message: PlaneMessage, now: Timestamp) {
         if session == self.in_page_session {
@@ -142,7 +161,9 @@ impl ClusterHandle {
     /// when that holds a snapshot; a new one otherwise, with a notice saying why.
     pub fn new(saved: &Result<Option<String>, String>) -> Self {
         let seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-        let now = now();
+        let now = real_now();
+        let mut clock = Clock::starting_at(now);
+        clock.follow(now);
         let mut plane = ControlPlane::new(seed, now);
         let mut saved_revision = None;
         let notice = match saved {
@@ -171,6 +192,7 @@ impl ClusterHandle {
             in_page_session,
             stopped: HashSet::new(),
             links: BTreeMap::new(),
+            clock,
             saved_revision,
             notice,
             saving: false,
@@ -209,7 +231,7 @@ impl ClusterHandle {
         {
             let mut guard = self.inner.borrow_mut();
             let c = &mut *guard;
-            let now = now();
+            let now = c.now();
             loop {
                 let mut moved = false;
                 for output in c.in_page.drain() {
@@ -252,7 +274,10 @@ impl ClusterHandle {
         {
             let mut c = self.inner.borrow_mut();
             match report {
-                Report::Event(event) => c.in_page.on_runtime_event(event, now()),
+                Report::Event(event) => {
+                    let now = c.now();
+                    c.in_page.on_runtime_event(event, now)
+                }
                 Report::Log { pod_uid, container, data } => c.plane.append_log(&pod_uid, &container, &data),
             }
         }
@@ -265,7 +290,7 @@ impl ClusterHandle {
         {
             let mut guard = self.inner.borrow_mut();
             let c = &mut *guard;
-            let now = now();
+            let now = c.now();
             c.plane.tick(now);
             c.in_page.tick(now);
             if now.duration_since(c.bookmarked).as_secs() >= BOOKMARK_EVERY_SECS {
@@ -281,6 +306,61 @@ impl ClusterHandle {
             }
         }
         self.pump();
+    }
+
+    pub fn pause(&self, paused: bool) {
+        {
+            let mut c = self.inner.borrow_mut();
+            c.now();
+            if paused {
+                c.clock.pause();
+            } else {
+                c.clock.resume();
+            }
+        }
+        self.changed();
+    }
+
+    pub fn set_speed(&self, factor: f64) {
+        {
+            let mut c = self.inner.borrow_mut();
+            c.now();
+            c.clock.set_speed(factor);
+        }
+        self.changed();
+    }
+
+    /// Moves the cluster's time on by `seconds`, through every wake-up on
+    /// the way, so timers fire in order and at their own times.
+    pub fn step(&self, seconds: i64) {
+        let target = {
+            let mut c = self.inner.borrow_mut();
+            c.now().checked_add(SignedDuration::from_secs(seconds)).unwrap_or(Timestamp::MAX)
+        };
+        self.advance_to(target);
+    }
+
+    /// Moves the cluster's time on to the next moment something is due.
+    pub fn step_to_next_wake(&self) {
+        let next = self.inner.borrow().next_wake();
+        if let Some(next) = next {
+            self.advance_to(next);
+        }
+    }
+
+    fn advance_to(&self, target: Timestamp) {
+        for _ in 0..MAX_WAKES_PER_STEP {
+            {
+                let mut c = self.inner.borrow_mut();
+                let now = c.now();
+                if target <= now {
+                    break;
+                }
+                let next = c.next_wake().filter(|wake| *wake > now && *wake < target).unwrap_or(target);
+                c.clock.step_to(Some(next));
+            }
+            self.tick();
+        }
     }
 
     /// Writes the snapshot to IndexedDB if the store changed since the last
@@ -340,7 +420,11 @@ impl ClusterHandle {
         if documents.is_empty() {
             return Err("the manifest has no objects".into());
         }
-        let result = self.inner.borrow_mut().plane.create_all(&documents, ADMIN, now());
+        let result = {
+            let mut c = self.inner.borrow_mut();
+            let now = c.now();
+            c.plane.create_all(&documents, ADMIN, now)
+        };
         self.pump();
         match result {
             Ok(responses) => Ok(responses
@@ -357,7 +441,11 @@ impl ClusterHandle {
     }
 
     pub fn delete(&self, path: &str) -> Result<(), String> {
-        let response = self.inner.borrow_mut().plane.handle(&ApiRequest::delete(path).as_user(ADMIN), now()).into_response();
+        let response = {
+            let mut c = self.inner.borrow_mut();
+            let now = c.now();
+            c.plane.handle(&ApiRequest::delete(path).as_user(ADMIN), now).into_response()
+        };
         self.pump();
         if response.is_success() {
             Ok(())
@@ -389,7 +477,10 @@ impl ClusterHandle {
         {
             let mut c = self.inner.borrow_mut();
             match message {
-                Ok(message) => c.receive(session, message, now()),
+                Ok(message) => {
+                    let now = c.now();
+                    c.receive(session, message, now)
+                }
                 Err(reason) => {
                     // A malformed message ends this link only.
                     if let Some(state) = c.links.get(&session) {
@@ -405,7 +496,8 @@ impl ClusterHandle {
         {
             let mut guard = self.inner.borrow_mut();
             let c = &mut *guard;
-            c.sessions.close(&mut c.plane, session, now());
+            let now = c.now();
+            c.sessions.close(&mut c.plane, session, now);
             if let Some(state) = c.links.get_mut(&session) {
                 if !matches!(state.status, LinkStatus::Closed(_)) {
                     state.status = LinkStatus::Closed(reason);

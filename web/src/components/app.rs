@@ -1,7 +1,7 @@
 //! The playground's frame: owns the cluster handle, the clock, saving the
 //! cluster in this browser, and the selected pod; lays out the panels.
 
-use super::{activity::Activity, editor::Editor, join::Join, nodes::Nodes, pod_detail::PodDetail, pods::Pods};
+use super::{activity::Activity, clock::ClockPanel, editor::Editor, join::Join, nodes::Nodes, pod_detail::PodDetail, pods::Pods};
 use crate::cluster::ClusterHandle;
 use crate::node_host_link::join_url_from_fragment;
 use gloo_timers::callback::Interval;
@@ -99,6 +99,7 @@ pub fn app(props: &AppProps) -> Html {
             <main class="grid">
                 <section class="column">
                     <Editor cluster={cluster.clone()} />
+                    <ClockPanel cluster={cluster.clone()} />
                     <Join cluster={cluster.clone()} />
                     <Nodes cluster={cluster.clone()} />
                 </section>

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod app;
+pub mod clock;
 pub mod editor;
 pub mod join;
 pub mod nodes;

@@ -1,7 +1,7 @@
 //! The nodes table, as `kubectl get nodes` shows it, plus capacity.
 
 use super::{age, str_at};
-use crate::cluster::{now, ClusterHandle};
+use crate::cluster::ClusterHandle;
 use serde_json::Value;
 use yew::prelude::*;
 
@@ -31,7 +31,7 @@ fn ready(node: &Value) -> String {
 pub fn nodes(props: &Props) -> Html {
     let cluster = props.cluster.borrow();
     let store = cluster.plane.api().store();
-    let now = now();
+    let now = cluster.clock.now();
     let pods_on = |name: &str| store.list("pods", None).filter(|(_, p)| str_at(p, "/spec/nodeName") == name).count();
     let rows = store.list("nodes", None).map(|(_, node)| {
         let name = str_at(node, "/metadata/name").to_string();

@@ -47,7 +47,7 @@ pub fn pod_detail(props: &Props) -> Html {
         .map(|c| {
             let name_of = str_at(c, "/name").to_string();
             let request = ApiRequest::get(format!("{}/log", PODS.path(Some(&ns), Some(&name)))).with_query("container", &name_of);
-            let text = match cluster.plane.read(&request, crate::cluster::now()).body {
+            let text = match cluster.plane.read(&request, cluster.clock.now()).body {
                 Body::Text(t) => t,
                 Body::Json(v) => v["message"].as_str().unwrap_or("").to_string(),
             };

@@ -1,7 +1,7 @@
 //! The pods table, with `kubectl get pods -o wide`'s columns.
 
 use super::{age, str_at};
-use crate::cluster::{now, ClusterHandle};
+use crate::cluster::ClusterHandle;
 use serde_json::Value;
 use tabernetes_core::apiserver::resources::PODS;
 use yew::prelude::*;
@@ -27,7 +27,7 @@ pub fn display_status(pod: &Value) -> String {
 #[function_component(Pods)]
 pub fn pods(props: &Props) -> Html {
     let cluster = props.cluster.borrow();
-    let now = now();
+    let now = cluster.clock.now();
     let rows = cluster.plane.api().store().list("pods", None).map(|(_, pod)| {
         let (ns, name) = (str_at(pod, "/metadata/namespace").to_string(), str_at(pod, "/metadata/name").to_string());
         let key = (ns.clone(), name.clone());
