@@ -11,7 +11,7 @@ use crate::controllers::garbage_collector::GarbageCollector;
 use crate::controllers::namespace::NamespaceController;
 use crate::controllers::node_lifecycle::{self, NodeLifecycle};
 use crate::controllers::replica_set::ReplicaSetController;
-use crate::scheduler::{Decision, Outcome, Scheduler};
+use crate::scheduler::{Outcome, Scheduler};
 use crate::trace::{Component, Trace};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -87,8 +87,8 @@ impl ControlPlane {
             self.garbage_collector.reconcile(&mut self.api, now);
             self.namespaces.reconcile(&mut self.api, now);
             self.node_lifecycle.reconcile(&mut self.api, now);
-            for decision in self.scheduler.schedule_pending(&mut self.api, now) {
-                self.record_decision(&decision, now);
+            for (namespace, name) in self.scheduler.schedule_pending(&mut self.api, now) {
+                self.record_decision(&namespace, &name, now);
             }
             if self.api.store().revision() == before {
                 break;
@@ -98,6 +98,12 @@ impl ControlPlane {
 
     pub fn tick(&mut self, now: Timestamp) {
         self.settle(now);
+    }
+
+    /// When the control plane next wants a tick on its own: a scheduling
+    /// back-off ending, or a controller's delayed work falling due.
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        [self.scheduler.next_wake(), self.deployments.next_wake(), self.replica_sets.next_wake()].into_iter().flatten().min()
     }
 
     pub fn pump_watches(&mut self) -> Vec<(WatchId, crate::apiserver::watch::SharedEvent)> {
@@ -203,14 +209,13 @@ impl ControlPlane {
         self.trace.record(now, component, object, text, wrote.then_some(revision));
     }
 
-    fn record_decision(&mut self, decision: &Decision, now: Timestamp) {
-        let object = format!("Pod {}/{}", decision.namespace, decision.name);
-        let text = match &decision.outcome {
-            Outcome::Bound { node } => {
-                let feasible = decision.nodes.iter().filter(|v| v.rejected_by.is_none()).count();
-                format!("filtered {} node(s), {feasible} feasible; bound to {node}", decision.nodes.len())
-            }
-            Outcome::Unschedulable { message } => format!("unschedulable: {message}"),
+    fn record_decision(&mut self, namespace: &str, name: &str, now: Timestamp) {
+        let Some(decision) = self.scheduler.decision(namespace, name) else { return };
+        let object = format!("Pod {namespace}/{name}");
+        let text = match (&decision.outcome, &decision.preemption) {
+            (Outcome::Bound { node }, _) => format!("filtered {} node(s), {} feasible; bound to {node}", decision.evaluated, decision.feasible),
+            (Outcome::Unschedulable { message }, Some(p)) => format!("unschedulable: {message}; preempting {} pod(s) on {}", p.victims.len(), p.node),
+            (Outcome::Unschedulable { message }, None) => format!("unschedulable: {message}"),
         };
         self.trace.record(now, Component::Scheduler, object, text, None);
     }

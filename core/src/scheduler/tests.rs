@@ -1,4 +1,6 @@
 use super::*;
+use crate::store::ObjectKey;
+use serde_json::Value;
 use crate::apiserver::{ApiRequest, ApiServer};
 use serde_json::json;
 
@@ -30,13 +32,17 @@ fn binds_to_the_least_allocated_fitting_node_and_records_why() {
     add_node(&mut api, "small", "1", json!({}));
     add_node(&mut api, "big", "4", json!({}));
     add_pod(&mut api, "p", "500m", json!({}));
-    let decisions = scheduler.schedule_pending(&mut api, now());
-    assert_eq!(decisions.len(), 1);
-    assert_eq!(decisions[0].outcome, Outcome::Bound { node: "big".into() });
-    assert_eq!(pod(&api, "p")["spec"]["nodeName"], "big");
+    let decided = scheduler.schedule_pending(&mut api, now());
+    assert_eq!(decided, [("default".to_string(), "p".to_string())]);
     let table = scheduler.decision("default", "p").unwrap();
+    assert_eq!(table.outcome, Outcome::Bound { node: "big".into() });
+    assert_eq!(pod(&api, "p")["spec"]["nodeName"], "big");
     assert_eq!(table.nodes.len(), 2);
-    assert!(table.nodes.iter().all(|v| v.rejected_by.is_none() && v.scores.len() == 1));
+    assert!(table.nodes.iter().all(|v| v.rejection.is_none()));
+    let plugins: Vec<&str> = table.score_columns.iter().map(|(p, _)| *p).collect();
+    assert_eq!(plugins, ["TaintToleration", "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality"]);
+    let big = table.nodes.iter().find(|v| &*v.node == "big").unwrap();
+    assert_eq!(big.total, table.scores_of(big).map(|(_, s)| s).sum::<i64>());
     let events: Vec<String> = api.store().list("events", Some("default")).map(|(_, e)| e["reason"].as_str().unwrap().to_string()).collect();
     assert_eq!(events, vec!["Scheduled"]);
 }
@@ -53,11 +59,14 @@ fn a_pod_that_fits_nowhere_stays_pending_with_the_kubernetes_message() {
     assert_eq!(p["spec"].get("nodeName"), None);
     let condition = &p["status"]["conditions"][0];
     assert_eq!(condition["reason"], "Unschedulable");
-    assert_eq!(condition["message"], "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector.");
+    assert_eq!(
+        condition["message"],
+        "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+    );
     let table = scheduler.decision("default", "p").unwrap();
-    let a = table.nodes.iter().find(|v| v.node == "a").unwrap();
-    assert_eq!((a.rejected_by.as_deref(), a.reasons.clone()), (Some("NodeResourcesFit"), vec!["Insufficient cpu".to_string()]));
-    assert_eq!(scheduler.queue_lengths(), (0, 1));
+    let a = table.nodes.iter().find(|v| &*v.node == "a").unwrap().rejection.as_ref().unwrap();
+    assert_eq!((a.plugin, a.reasons.join(", ")), ("NodeResourcesFit", "Insufficient cpu".to_string()));
+    assert_eq!(scheduler.queue_lengths(), QueueLengths { active: 0, backoff: 0, unschedulable: 1 });
     // Its own status write does not requeue it.
     assert!(scheduler.schedule_pending(&mut api, now()).is_empty());
 }
@@ -67,11 +76,11 @@ fn a_new_node_requeues_unschedulable_pods() {
     let mut api = ApiServer::new(1, now());
     let mut scheduler = Scheduler::default();
     add_pod(&mut api, "p", "100m", json!({}));
-    let first = scheduler.schedule_pending(&mut api, now());
-    assert_eq!(first[0].outcome, Outcome::Unschedulable { message: "no nodes available to schedule pods".into() });
+    scheduler.schedule_pending(&mut api, now());
+    assert_eq!(scheduler.decision("default", "p").unwrap().outcome, Outcome::Unschedulable { message: "no nodes available to schedule pods".into() });
     add_node(&mut api, "late", "1", json!({}));
-    let second = scheduler.schedule_pending(&mut api, now());
-    assert_eq!(second[0].outcome, Outcome::Bound { node: "late".into() });
+    scheduler.schedule_pending(&mut api, now());
+    assert_eq!(scheduler.decision("default", "p").unwrap().outcome, Outcome::Bound { node: "late".into() });
 }
 
 #[test]
@@ -96,9 +105,9 @@ fn relists_after_its_history_was_compacted() {
     add_node(&mut api, "n", "2", json!({}));
     scheduler.schedule_pending(&mut api, now());
     // Simulate falling behind: a fresh scheduler with a cursor of 0 against a store whose history starts later.
-    let mut behind = Scheduler { cursor: 0, ..Scheduler::default() };
+    let mut behind = Scheduler::default();
     add_pod(&mut api, "p", "100m", json!({}));
-    behind.relist(&api);
-    assert_eq!(behind.nodes.len(), 1);
+    behind.relist(&api, now());
+    assert_eq!(behind.snapshot.len(), 1);
     assert_eq!(behind.pending.len(), 1);
 }

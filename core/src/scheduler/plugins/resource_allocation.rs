@@ -1,0 +1,50 @@
+//! What NodeResourcesFit's scoring strategies and BalancedAllocation both
+//! compute (upstream's `resourceAllocationScorer`): for each scored
+//! resource, the node's allocatable and what would be requested on it once
+//! the pod is placed.
+
+use crate::scheduler::framework::{NodeInfo, PodInfo};
+
+/// A resource the score looks at, and its weight in the average.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceWeight {
+    pub name: String,
+    pub weight: i64,
+}
+
+/// CPU and memory, weighted equally: kube-scheduler's default.
+pub fn default_resources() -> Vec<ResourceWeight> {
+    vec![ResourceWeight { name: "cpu".into(), weight: 1 }, ResourceWeight { name: "memory".into(), weight: 1 }]
+}
+
+/// `(allocatable, requested with the pod)` for one resource, or None when
+/// it should not be scored: the node offers none, or it is an extended
+/// resource the pod does not ask for. `use_requested` counts real requests;
+/// otherwise zero CPU and memory requests count as the scheduler's defaults.
+pub fn allocatable_and_requested(node: &NodeInfo, pod: &PodInfo, resource: &str, use_requested: bool) -> Option<(i64, i64)> {
+    let (allocatable, requested) = match resource {
+        "cpu" if use_requested => (node.allocatable.milli_cpu, node.requested.milli_cpu + pod.requests.milli_cpu),
+        "cpu" => (node.allocatable.milli_cpu, node.non_zero_requested.milli_cpu + pod.non_zero.milli_cpu),
+        "memory" if use_requested => (node.allocatable.memory, node.requested.memory + pod.requests.memory),
+        "memory" => (node.allocatable.memory, node.non_zero_requested.memory + pod.non_zero.memory),
+        "ephemeral-storage" => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage + pod.requests.ephemeral_storage),
+        other => {
+            let wanted = pod.requests.extended(other);
+            if wanted == 0 {
+                return None;
+            }
+            (node.allocatable.extended(other), node.requested.extended(other) + wanted)
+        }
+    };
+    (allocatable != 0).then_some((allocatable, requested))
+}
+
+/// Whether the pod asks for none of `resources` (a BestEffort pod for CPU and memory).
+pub fn requests_nothing(pod: &PodInfo, resources: &[ResourceWeight]) -> bool {
+    resources.iter().all(|r| match r.name.as_str() {
+        "cpu" => pod.requests.milli_cpu == 0,
+        "memory" => pod.requests.memory == 0,
+        "ephemeral-storage" => pod.requests.ephemeral_storage == 0,
+        other => pod.requests.extended(other) == 0,
+    })
+}
