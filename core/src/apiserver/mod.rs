@@ -44,6 +44,13 @@ pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
 /// Namespaces every cluster starts with.
 pub const BUILTIN_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// The PriorityClasses every cluster starts with (the API server's
+/// `scheduling/bootstrap-system-priority-classes` hook): name, value, description.
+pub const SYSTEM_PRIORITY_CLASSES: &[(&str, i64, &str)] = &[
+    ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+    ("system-cluster-critical", 2_000_000_000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),
+];
+
 /// What a request produced: a response, or a watch that is now open.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiResult {
@@ -95,7 +102,10 @@ impl ApiServer {
             identity: identity::Identity::new(seed),
         };
         let namespaces = BUILTIN_NAMESPACES.iter().map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
-        for object in namespaces.chain(authz::bootstrap_policy()) {
+        let priority_classes = SYSTEM_PRIORITY_CLASSES
+            .iter()
+            .map(|(name, value, description)| json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}, "value": value, "description": description}));
+        for object in namespaces.chain(priority_classes).chain(authz::bootstrap_policy()) {
             let api_version = object["apiVersion"].as_str().unwrap_or_default();
             let resource = resources::by_kind(api_version, object["kind"].as_str().unwrap_or_default()).expect("bootstrap kinds are served");
             let created = server.handle(&ApiRequest::post(resource.path(None, None), object.clone()), now);

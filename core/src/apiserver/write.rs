@@ -1,7 +1,7 @@
 //! Writes: create (with generateName and address allocation), update of the
 //! object or its status, and the pod-only binding and eviction.
 
-use super::resources::{RequestTarget, PODS, SERVICES};
+use super::resources::{RequestTarget, PODS, PRIORITY_CLASSES, SERVICES};
 use super::status::{self, FieldError};
 use super::strategy::{self, Write};
 use super::{already_exists, is_dry_run, set_condition, ApiError, ApiRequest, ApiResponse, ApiServer, FieldValidation};
@@ -32,6 +32,10 @@ impl ApiServer {
         // The UID is set before the strategy runs: a Job's selector is made from it.
         body["metadata"]["uid"] = json!(self.identity.uid());
         let validation = FieldValidation::parse(req.query_param("fieldValidation").as_deref())?;
+        if target.resource.plural == PODS.plural {
+            let classes: Vec<_> = self.store.list(&PRIORITY_CLASSES.storage_name(), None).map(|(_, c)| strategy::pod::PriorityClassInfo::of(c)).collect();
+            strategy::pod::admit_priority(&mut body, &classes)?;
+        }
         let warnings = strategy::prepare(target.resource, &mut body, Write::Create, validation, now)?;
         if target.resource.plural == SERVICES.plural {
             self.allocate_service_addresses(&mut body)?;
