@@ -8,7 +8,7 @@
 
 use super::request::ApiRequest;
 use crate::store::{ObjectKey, Store};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
 use serde_json::{json, Value};
 
 /// The group that bypasses authorization, as on every Kubernetes cluster.
@@ -35,13 +35,14 @@ impl<'a> User<'a> {
         User { name: &request.user, groups: &request.groups }
     }
 
-    fn is(&self, subject: &Subject, binding_namespace: &str) -> bool {
-        match subject.kind.as_str() {
-            "User" => subject.name == self.name,
-            "Group" => self.groups.contains(&subject.name),
+    /// Whether the subject of `kind`, `name` (and `namespace`, for service accounts) is this user.
+    fn is_subject(&self, kind: &str, name: &str, namespace: Option<&str>, binding_namespace: &str) -> bool {
+        match kind {
+            "User" => name == self.name,
+            "Group" => self.groups.iter().any(|g| g == name),
             "ServiceAccount" => {
-                let namespace = subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
-                self.name == format!("system:serviceaccount:{namespace}:{}", subject.name)
+                let namespace = namespace.filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
+                self.name == format!("system:serviceaccount:{namespace}:{name}")
             }
             _ => false,
         }
@@ -84,17 +85,27 @@ pub fn rules_for(store: &Store, user: &User<'_>, namespace: &str) -> Vec<PolicyR
     bound_roles(store, user, namespace).flat_map(|(kind, name)| role_rules(store, &kind, namespace, &name)).collect()
 }
 
+/// Whether a binding names `user` among its subjects. Subjects are read
+/// in place: every request checks every binding, and decoding each one
+/// cost more than the rest of a request.
+fn binds(binding: &Value, user: &User<'_>, binding_namespace: &str) -> bool {
+    binding.get("subjects").and_then(Value::as_array).into_iter().flatten().any(|s| {
+        let field = |f: &str| s.get(f).and_then(Value::as_str).unwrap_or("");
+        user.is_subject(field("kind"), field("name"), s.get("namespace").and_then(Value::as_str), binding_namespace)
+    })
+}
+
+/// A binding's `roleRef` (kind, name).
+fn role_ref(binding: &Value) -> (String, String) {
+    let field = |f: &str| binding.pointer(&format!("/roleRef/{f}")).and_then(Value::as_str).unwrap_or("").to_string();
+    (field("kind"), field("name"))
+}
+
 /// The roles (kind, name) bound to `user`: by ClusterRoleBindings, then by
 /// RoleBindings in `namespace`.
 fn bound_roles<'a>(store: &'a Store, user: &'a User<'a>, namespace: &'a str) -> impl Iterator<Item = (String, String)> + 'a {
-    let cluster = store.list(CLUSTER_ROLE_BINDINGS, None).filter_map(move |(_, b)| {
-        let binding = read::<ClusterRoleBinding>(b)?;
-        binding.subjects.iter().flatten().any(|s| user.is(s, "")).then(|| ("ClusterRole".to_string(), binding.role_ref.name))
-    });
-    let local = store.list(ROLE_BINDINGS, Some(namespace)).filter(move |_| !namespace.is_empty()).filter_map(move |(_, b)| {
-        let binding = read::<RoleBinding>(b)?;
-        binding.subjects.iter().flatten().any(|s| user.is(s, namespace)).then_some((binding.role_ref.kind, binding.role_ref.name))
-    });
+    let cluster = store.list(CLUSTER_ROLE_BINDINGS, None).filter(move |(_, b)| binds(b, user, "")).map(|(_, b)| ("ClusterRole".to_string(), role_ref(b).1));
+    let local = store.list(ROLE_BINDINGS, Some(namespace)).filter(move |(_, b)| !namespace.is_empty() && binds(b, user, namespace)).map(|(_, b)| role_ref(b));
     cluster.chain(local)
 }
 

@@ -133,23 +133,24 @@ impl CycleContext<'_> {
             }
             verdicts.clear();
         }
-        let nodes: Vec<&NodeInfo> = match narrowed {
-            Some(names) => names.iter().filter_map(|n| self.snapshot.get(n)).collect(),
-            None => self.snapshot.order().iter().map(|&i| self.snapshot.at(i)).collect(),
-        };
-        if nodes.is_empty() {
+        // Narrowed cycles visit the named nodes; others every node in the node tree's order.
+        let named: Vec<&NodeInfo> = narrowed.map(|names| names.iter().filter_map(|n| self.snapshot.get(n)).collect()).unwrap_or_default();
+        let order = self.snapshot.order();
+        let count = if narrowed.is_some() { named.len() } else { order.len() };
+        let node_at = |i: usize| if narrowed.is_some() { named[i] } else { self.snapshot.at(order[i]) };
+        if count == 0 {
             return (verdicts, feasible);
         }
-        let wanted = feasible_nodes_to_find(self.framework.percentage_of_nodes_to_score, nodes.len());
-        let start = *next_start % nodes.len();
+        let wanted = feasible_nodes_to_find(self.framework.percentage_of_nodes_to_score, count);
+        let start = *next_start % count;
         let mut processed = 0;
-        for i in 0..nodes.len() {
+        for i in 0..count {
             processed += 1;
-            if check(nodes[(start + i) % nodes.len()], &mut verdicts, &mut feasible) && feasible.len() >= wanted {
+            if check(node_at((start + i) % count), &mut verdicts, &mut feasible) && feasible.len() >= wanted {
                 break;
             }
         }
-        *next_start = (start + processed) % nodes.len();
+        *next_start = (start + processed) % count;
         (verdicts, feasible)
     }
 

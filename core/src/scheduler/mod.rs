@@ -140,8 +140,9 @@ impl Scheduler {
     }
 
     fn remember(&mut self, key: PodKey, decision: Decision) {
-        self.decisions.insert(key.clone(), decision);
-        self.tables.retain(|k| k != &key);
+        if self.decisions.insert(key.clone(), decision).is_some() {
+            self.tables.retain(|k| k != &key);
+        }
         self.tables.push_back(key);
         while self.tables.len() > DECISION_TABLES_KEPT {
             let old = self.tables.pop_front().expect("over the limit");

@@ -29,6 +29,7 @@ pub struct Snapshot {
     image_nodes: BTreeMap<String, usize>,
     namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
     pods_with_required_anti_affinity: usize,
+    pods_with_affinity: usize,
 }
 
 /// The key of a node's zone: region and zone, as upstream's `GetZoneKey`.
@@ -127,6 +128,7 @@ impl Snapshot {
         }
         self.count_images(&gone.images.keys().cloned().collect::<Vec<_>>(), false);
         self.pods_with_required_anti_affinity -= gone.pods_with_required_anti_affinity;
+        self.pods_with_affinity -= gone.pods_with_affinity;
         self.order_stale = true;
         Some(gone)
     }
@@ -150,6 +152,7 @@ impl Snapshot {
     pub fn add_pod(&mut self, node: &str, pod: Arc<PodInfo>) -> bool {
         let Some(&i) = self.index.get(node) else { return false };
         self.pods_with_required_anti_affinity += usize::from(!pod.required_anti_affinity.is_empty());
+        self.pods_with_affinity += usize::from(pod.has_affinity());
         self.nodes[i].add_pod(pod);
         true
     }
@@ -158,6 +161,7 @@ impl Snapshot {
         let &i = self.index.get(node)?;
         let pod = self.nodes[i].remove_pod(key)?;
         self.pods_with_required_anti_affinity -= usize::from(!pod.required_anti_affinity.is_empty());
+        self.pods_with_affinity -= usize::from(pod.has_affinity());
         Some(pod)
     }
 
@@ -165,6 +169,12 @@ impl Snapshot {
     /// new pod must then be checked against).
     pub fn has_pods_with_required_anti_affinity(&self) -> bool {
         self.pods_with_required_anti_affinity > 0
+    }
+
+    /// Whether any placed pod has a pod (anti-)affinity term (which may
+    /// score the nodes a new pod could join).
+    pub fn has_pods_with_affinity(&self) -> bool {
+        self.pods_with_affinity > 0
     }
 
     pub fn namespace_labels(&self, namespace: &str) -> &BTreeMap<String, String> {

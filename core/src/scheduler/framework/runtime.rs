@@ -52,13 +52,18 @@ impl Framework {
                 Err(status) => return Err((plugin.name(), status)),
             }
         }
+        for (i, filter) in self.filters.iter().enumerate().take(64) {
+            if state.skips_filter(filter.name()) {
+                state.skip_filter_at(i);
+            }
+        }
         Ok(narrowed)
     }
 
     /// Runs the filters on one node; the first rejection wins, as upstream.
     pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejected> {
-        for plugin in &self.filters {
-            if state.skips_filter(plugin.name()) {
+        for (i, plugin) in self.filters.iter().enumerate() {
+            if state.skips_filter_at(i) {
                 continue;
             }
             plugin.filter(state, pod, node).map_err(|status| (plugin.name(), status))?;
@@ -71,6 +76,9 @@ impl Framework {
     /// that preemption freed for them. Like upstream, it passes only if it
     /// fits both with and without them (affinity may need them absent).
     pub fn run_filters_with_nominated(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, snapshot: &Snapshot, nominator: &Nominator) -> Result<(), Rejected> {
+        if nominator.is_empty() {
+            return self.run_filters(state, pod, node);
+        }
         let nominated: Vec<&Arc<PodInfo>> = nominator.pods_on(&node.name).filter(|p| p.priority >= pod.priority && p.key != pod.key).collect();
         if nominated.is_empty() {
             return self.run_filters(state, pod, node);

@@ -41,7 +41,7 @@ impl ScorePlugin for BalancedAllocation {
         let mut fractions = [0f64; 8];
         let mut n = 0;
         for r in &self.resources {
-            let Some((allocatable, requested)) = allocatable_and_requested(node, pod, &r.name, true) else { continue };
+            let Some((allocatable, requested)) = allocatable_and_requested(node, pod, &r.resource, true) else { continue };
             if n < fractions.len() {
                 fractions[n] = (requested as f64 / allocatable as f64).min(1.0);
                 n += 1;

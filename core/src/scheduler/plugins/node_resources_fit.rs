@@ -92,7 +92,7 @@ impl ScorePlugin for NodeResourcesFit {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
         let (mut total, mut weights) = (0, 0);
         for r in &self.resources {
-            let Some((allocatable, requested)) = allocatable_and_requested(node, pod, &r.name, false) else { continue };
+            let Some((allocatable, requested)) = allocatable_and_requested(node, pod, &r.resource, false) else { continue };
             let score = match self.strategy {
                 ScoringStrategy::LeastAllocated => least_requested(requested, allocatable),
                 ScoringStrategy::MostAllocated => most_requested(requested, allocatable),

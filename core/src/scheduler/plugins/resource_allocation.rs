@@ -5,30 +5,50 @@
 
 use crate::scheduler::framework::{NodeInfo, PodInfo};
 
+/// A resource the score looks at (named once, matched per node as a kind).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    Extended(String),
+}
+
+impl Resource {
+    pub fn named(name: &str) -> Self {
+        match name {
+            "cpu" => Resource::Cpu,
+            "memory" => Resource::Memory,
+            "ephemeral-storage" => Resource::EphemeralStorage,
+            other => Resource::Extended(other.to_string()),
+        }
+    }
+}
+
 /// A resource the score looks at, and its weight in the average.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceWeight {
-    pub name: String,
+    pub resource: Resource,
     pub weight: i64,
 }
 
 /// CPU and memory, weighted equally: kube-scheduler's default.
 pub fn default_resources() -> Vec<ResourceWeight> {
-    vec![ResourceWeight { name: "cpu".into(), weight: 1 }, ResourceWeight { name: "memory".into(), weight: 1 }]
+    vec![ResourceWeight { resource: Resource::Cpu, weight: 1 }, ResourceWeight { resource: Resource::Memory, weight: 1 }]
 }
 
 /// `(allocatable, requested with the pod)` for one resource, or None when
 /// it should not be scored: the node offers none, or it is an extended
 /// resource the pod does not ask for. `use_requested` counts real requests;
 /// otherwise zero CPU and memory requests count as the scheduler's defaults.
-pub fn allocatable_and_requested(node: &NodeInfo, pod: &PodInfo, resource: &str, use_requested: bool) -> Option<(i64, i64)> {
+pub fn allocatable_and_requested(node: &NodeInfo, pod: &PodInfo, resource: &Resource, use_requested: bool) -> Option<(i64, i64)> {
     let (allocatable, requested) = match resource {
-        "cpu" if use_requested => (node.allocatable.milli_cpu, node.requested.milli_cpu + pod.requests.milli_cpu),
-        "cpu" => (node.allocatable.milli_cpu, node.non_zero_requested.milli_cpu + pod.non_zero.milli_cpu),
-        "memory" if use_requested => (node.allocatable.memory, node.requested.memory + pod.requests.memory),
-        "memory" => (node.allocatable.memory, node.non_zero_requested.memory + pod.non_zero.memory),
-        "ephemeral-storage" => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage + pod.requests.ephemeral_storage),
-        other => {
+        Resource::Cpu if use_requested => (node.allocatable.milli_cpu, node.requested.milli_cpu + pod.requests.milli_cpu),
+        Resource::Cpu => (node.allocatable.milli_cpu, node.non_zero_requested.milli_cpu + pod.non_zero.milli_cpu),
+        Resource::Memory if use_requested => (node.allocatable.memory, node.requested.memory + pod.requests.memory),
+        Resource::Memory => (node.allocatable.memory, node.non_zero_requested.memory + pod.non_zero.memory),
+        Resource::EphemeralStorage => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage + pod.requests.ephemeral_storage),
+        Resource::Extended(other) => {
             let wanted = pod.requests.extended(other);
             if wanted == 0 {
                 return None;
@@ -41,10 +61,10 @@ pub fn allocatable_and_requested(node: &NodeInfo, pod: &PodInfo, resource: &str,
 
 /// Whether the pod asks for none of `resources` (a BestEffort pod for CPU and memory).
 pub fn requests_nothing(pod: &PodInfo, resources: &[ResourceWeight]) -> bool {
-    resources.iter().all(|r| match r.name.as_str() {
-        "cpu" => pod.requests.milli_cpu == 0,
-        "memory" => pod.requests.memory == 0,
-        "ephemeral-storage" => pod.requests.ephemeral_storage == 0,
-        other => pod.requests.extended(other) == 0,
+    resources.iter().all(|r| match &r.resource {
+        Resource::Cpu => pod.requests.milli_cpu == 0,
+        Resource::Memory => pod.requests.memory == 0,
+        Resource::EphemeralStorage => pod.requests.ephemeral_storage == 0,
+        Resource::Extended(name) => pod.requests.extended(name) == 0,
     })
 }

@@ -24,7 +24,7 @@ impl TopologyScores {
 impl PreScorePlugin for InterPodAffinity {
     fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], snapshot: &Snapshot) -> Result<(), Status> {
         let own_preferences = !pod.preferred_affinity.is_empty() || !pod.preferred_anti_affinity.is_empty();
-        let any_existing = snapshot.nodes().iter().any(|n| n.pods_with_affinity > 0);
+        let any_existing = snapshot.has_pods_with_affinity();
         if !own_preferences && !any_existing {
             return Err(Status::skip());
         }
