@@ -8,7 +8,7 @@
 
 use super::request::ApiRequest;
 use crate::store::{ObjectKey, Store};
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
+use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::{json, Value};
 
 /// The group that bypasses authorization, as on every Kubernetes cluster.
@@ -109,13 +109,10 @@ fn bound_roles<'a>(store: &'a Store, user: &'a User<'a>, namespace: &'a str) -> 
     cluster.chain(local)
 }
 
+/// A role's rules; only they are decoded, not the role's metadata.
 fn role_rules(store: &Store, kind: &str, namespace: &str, name: &str) -> Vec<PolicyRule> {
-    let rules = if kind == "ClusterRole" {
-        store.get(&ObjectKey::new(CLUSTER_ROLES, "", name)).and_then(|o| read::<ClusterRole>(o)).and_then(|r| r.rules)
-    } else {
-        store.get(&ObjectKey::new(ROLES, namespace, name)).and_then(|o| read::<Role>(o)).and_then(|r| r.rules)
-    };
-    rules.unwrap_or_default()
+    let key = if kind == "ClusterRole" { ObjectKey::new(CLUSTER_ROLES, "", name) } else { ObjectKey::new(ROLES, namespace, name) };
+    store.get(&key).and_then(|o| o.get("rules")).and_then(read::<Vec<PolicyRule>>).unwrap_or_default()
 }
 
 /// RBAC's rule matching: `*` matches anything, `resource/subresource` names a

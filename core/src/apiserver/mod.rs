@@ -297,7 +297,19 @@ impl ApiServer {
     }
 
     fn check_size(object: &Value) -> Result<(), ApiError> {
-        let size = serde_json::to_vec(object).map(|v| v.len()).unwrap_or(usize::MAX);
+        /// Counts the bytes of the encoding without keeping them.
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        let size = serde_json::to_writer(&mut count, object).map(|()| count.0).unwrap_or(usize::MAX);
         if size > MAX_OBJECT_BYTES {
             return Err(ApiError::TooLarge { message: format!("object is {size} bytes; the limit is {MAX_OBJECT_BYTES}") });
         }

@@ -92,18 +92,27 @@ impl CycleContext<'_> {
         }
         let mut score_columns = Vec::new();
         let mut scores = vec![0i64; feasible.len()];
+        // Each feasible node's verdict, in the order of `feasible`.
+        let mut scored: Vec<&mut NodeVerdict> = Vec::with_capacity(feasible.len());
+        let mut positions = feasible.iter().map(|&(at, _)| at).peekable();
+        for (i, verdict) in verdicts.iter_mut().enumerate() {
+            if positions.peek() == Some(&i) {
+                positions.next();
+                scored.push(verdict);
+            }
+        }
         for (column, (plugin, weight)) in self.framework.active_scorers(&state).take(MAX_SCORE_PLUGINS).enumerate() {
             for (score, node) in scores.iter_mut().zip(&feasible_nodes) {
                 *score = plugin.score(&state, pod, node);
             }
             plugin.normalize(&state, pod, &feasible_nodes, &mut scores);
-            for (&score, &(at, _)) in scores.iter().zip(&feasible) {
-                let verdict = &mut verdicts[at];
+            for (&score, verdict) in scores.iter().zip(scored.iter_mut()) {
                 verdict.scores[column] = score.clamp(0, i64::from(i16::MAX)) as i16;
                 verdict.total += score * weight;
             }
             score_columns.push((plugin.name(), *weight));
         }
+        drop(scored);
         // The highest total wins; ties go to the node looked at first.
         let best = feasible.iter().map(|&(at, _)| at).reduce(|best, at| if verdicts[at].total > verdicts[best].total { at } else { best }).expect("feasible");
         let node = verdicts[best].node.clone();
@@ -113,8 +122,9 @@ impl CycleContext<'_> {
     /// Filters nodes in turn, from `next_start`, until enough fit. Returns
     /// every verdict made, and the feasible nodes with their verdict index.
     fn find_feasible<'s>(&'s self, state: &CycleState, pod: &PodInfo, narrowed: Option<&BTreeSet<String>>, next_start: &mut usize) -> (Vec<NodeVerdict>, Vec<(usize, &'s NodeInfo)>) {
-        let mut verdicts = Vec::new();
-        let mut feasible = Vec::new();
+        let expected = feasible_nodes_to_find(self.framework.percentage_of_nodes_to_score, self.snapshot.len());
+        let mut verdicts = Vec::with_capacity(expected + 1);
+        let mut feasible = Vec::with_capacity(expected + 1);
         let check = |node: &'s NodeInfo, verdicts: &mut Vec<NodeVerdict>, feasible: &mut Vec<(usize, &'s NodeInfo)>| match self.framework.run_filters_with_nominated(state, pod, node, self.snapshot, self.nominator) {
             Ok(()) => {
                 feasible.push((verdicts.len(), node));

@@ -15,6 +15,12 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A nested field, read in place (`Value::pointer` allocates to unescape
+/// every segment, and the informer reads a few fields of every event).
+fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(key))
+}
+
 fn pod_key(key: &ObjectKey) -> PodKey {
     (key.namespace.clone(), key.name.clone())
 }
@@ -22,16 +28,18 @@ fn pod_key(key: &ObjectKey) -> PodKey {
 /// The fields of a node that the plugins read: only a change to them can
 /// make a waiting pod fit, or needs the cached node replaced. (Heartbeats
 /// change only conditions.)
-const SCHEDULING_FIELDS: [&str; 6] = ["/metadata/labels", "/spec/unschedulable", "/spec/taints", "/status/allocatable", "/status/capacity", "/status/images"];
+const SCHEDULING_FIELDS: [[&str; 2]; 6] =
+    [["metadata", "labels"], ["spec", "unschedulable"], ["spec", "taints"], ["status", "allocatable"], ["status", "capacity"], ["status", "images"]];
 
 fn same_for_scheduling(a: &Value, b: &Value) -> bool {
-    SCHEDULING_FIELDS.iter().all(|p| a.pointer(p) == b.pointer(p))
+    SCHEDULING_FIELDS.iter().all(|p| at(a, p) == at(b, p))
 }
 
 /// Whether two versions of a pending pod differ beyond status and
 /// bookkeeping (kube-scheduler's `isPodUpdated`).
 fn same_pending_pod(a: &Value, b: &Value) -> bool {
-    ["/spec", "/metadata/labels", "/metadata/annotations", "/metadata/deletionTimestamp"].iter().all(|p| a.pointer(p) == b.pointer(p))
+    let fields: [&[&str]; 4] = [&["spec"], &["metadata", "labels"], &["metadata", "annotations"], &["metadata", "deletionTimestamp"]];
+    fields.iter().all(|p| at(a, p) == at(b, p))
 }
 
 fn decode_pod(object: &Value) -> Option<Arc<PodInfo>> {
@@ -40,13 +48,13 @@ fn decode_pod(object: &Value) -> Option<Arc<PodInfo>> {
 
 /// Whether a placed pod's new version changes what the plugins read of it.
 fn placed_pod_changed(cached: &PodInfo, object: &Value) -> bool {
-    let labels = object.pointer("/metadata/labels").and_then(Value::as_object);
+    let labels = at(object, &["metadata", "labels"]).and_then(Value::as_object);
     let same_labels = match labels {
         None => cached.labels().is_empty(),
         Some(map) => map.len() == cached.labels().len() && map.iter().all(|(k, v)| cached.labels().get(k).map(String::as_str) == v.as_str()),
     };
-    let terminating = object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
-    let preempted = object.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "DisruptionTarget" && c["status"] == "True"));
+    let terminating = at(object, &["metadata", "deletionTimestamp"]).is_some_and(|t| !t.is_null());
+    let preempted = at(object, &["status", "conditions"]).and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "DisruptionTarget" && c["status"] == "True"));
     !same_labels || terminating != cached.terminating || preempted != cached.preempted
 }
 
@@ -124,8 +132,8 @@ impl Scheduler {
     }
 
     fn observe_pod(&mut self, key: PodKey, event_type: EventType, object: &Arc<Value>, now: Timestamp) {
-        let node_name = object.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-        let finished = matches!(object.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let node_name = at(object, &["spec", "nodeName"]).and_then(Value::as_str).unwrap_or("");
+        let finished = matches!(at(object, &["status", "phase"]).and_then(Value::as_str), Some("Succeeded" | "Failed"));
         // A pod stops using its node's resources when it is deleted or finishes.
         if event_type == EventType::Deleted || finished {
             if event_type == EventType::Deleted {
@@ -141,7 +149,7 @@ impl Scheduler {
             self.place(key, node_name, object, now);
             return;
         }
-        let scheduler = object.pointer("/spec/schedulerName").and_then(Value::as_str).unwrap_or(SCHEDULER_NAME);
+        let scheduler = at(object, &["spec", "schedulerName"]).and_then(Value::as_str).unwrap_or(SCHEDULER_NAME);
         if scheduler != SCHEDULER_NAME {
             return;
         }
@@ -150,7 +158,7 @@ impl Scheduler {
             if same_pending_pod(&existing.object, &object) {
                 // Only its status changed (often our own PodScheduled write);
                 // a new nomination still matters to the nominator.
-                let nominated = object.pointer("/status/nominatedNodeName").and_then(Value::as_str).filter(|n| !n.is_empty());
+                let nominated = at(&object, &["status", "nominatedNodeName"]).and_then(Value::as_str).filter(|n| !n.is_empty());
                 if nominated != existing.info.nominated_node.as_deref() {
                     if let Some(info) = decode_pod(&object) {
                         self.nominator.set(&info);

@@ -37,7 +37,7 @@ use taint_toleration::TaintToleration;
 /// PodTopologySpread and InterPodAffinity 2, the others 1).
 pub fn default_framework() -> Framework {
     let (unschedulable, name, taints, affinity) = (Arc::new(NodeUnschedulable), Arc::new(NodeName), Arc::new(TaintToleration), Arc::new(NodeAffinity));
-    let (fit, spread, pod_affinity) = (Arc::new(NodeResourcesFit::default()), Arc::new(PodTopologySpread), Arc::new(InterPodAffinity));
+    let (fit, spread, pod_affinity) = (Arc::new(NodeResourcesFit::default()), Arc::new(PodTopologySpread::default()), Arc::new(InterPodAffinity));
     let (balanced, images) = (Arc::new(BalancedAllocation::default()), Arc::new(ImageLocality));
     Framework {
         pre_filters: vec![affinity.clone(), spread.clone(), pod_affinity.clone()],

@@ -29,6 +29,18 @@ impl Default for NodeResourcesFit {
     }
 }
 
+/// Whether every request fits in what the node has left (the common
+/// answer, found without building any reasons).
+pub fn fits(pod: &PodInfo, node: &NodeInfo) -> bool {
+    let (want, have, used) = (&pod.requests, &node.allocatable, &node.requested);
+    let room = |wanted: i64, allocatable: i64, requested: i64| wanted <= 0 || wanted <= allocatable - requested;
+    node.pods.len() as i64 + 1 <= have.pods
+        && room(want.milli_cpu, have.milli_cpu, used.milli_cpu)
+        && room(want.memory, have.memory, used.memory)
+        && room(want.ephemeral_storage, have.ephemeral_storage, used.ephemeral_storage)
+        && want.extended.iter().all(|(name, amount)| room(*amount, have.extended(name), used.extended(name)))
+}
+
 /// What does not fit, and whether evicting pods could ever make it fit
 /// (not when the pod asks for more than the whole node has).
 pub fn insufficient(pod: &PodInfo, node: &NodeInfo) -> (Vec<Reason>, bool) {
@@ -53,10 +65,6 @@ pub fn insufficient(pod: &PodInfo, node: &NodeInfo) -> (Vec<Reason>, bool) {
     (reasons, unresolvable)
 }
 
-pub fn fits(pod: &PodInfo, node: &NodeInfo) -> bool {
-    insufficient(pod, node).0.is_empty()
-}
-
 impl Plugin for NodeResourcesFit {
     fn name(&self) -> &'static str {
         NAME
@@ -65,10 +73,10 @@ impl Plugin for NodeResourcesFit {
 
 impl FilterPlugin for NodeResourcesFit {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Status> {
-        let (reasons, unresolvable) = insufficient(pod, node);
-        if reasons.is_empty() {
+        if fits(pod, node) {
             return Ok(());
         }
+        let (reasons, unresolvable) = insufficient(pod, node);
         let code = if unresolvable { crate::scheduler::framework::Code::UnschedulableAndUnresolvable } else { crate::scheduler::framework::Code::Unschedulable };
         Err(Status { code, reasons })
     }

@@ -41,6 +41,7 @@ pub fn default_resources() -> Vec<ResourceWeight> {
 /// it should not be scored: the node offers none, or it is an extended
 /// resource the pod does not ask for. `use_requested` counts real requests;
 /// otherwise zero CPU and memory requests count as the scheduler's defaults.
+#[inline]
 pub fn allocatable_and_requested(node: &NodeInfo, pod: &PodInfo, resource: &Resource, use_requested: bool) -> Option<(i64, i64)> {
     let (allocatable, requested) = match resource {
         Resource::Cpu if use_requested => (node.allocatable.milli_cpu, node.requested.milli_cpu + pod.requests.milli_cpu),

@@ -28,6 +28,9 @@ pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
 
 /// The first NoSchedule or NoExecute taint of `node` no toleration matches.
 pub fn untolerated_taint<'a>(node: &'a NodeInfo, tolerations: &[Toleration]) -> Option<&'a Taint> {
+    if !node.has_filtering_taints {
+        return None;
+    }
     node.taints()
         .iter()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
@@ -64,6 +67,9 @@ impl PreScorePlugin for TaintToleration {
 impl ScorePlugin for TaintToleration {
     /// How many PreferNoSchedule taints the pod does not tolerate.
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
+        if !node.has_preference_taints {
+            return 0;
+        }
         let own;
         let tolerations = match state.read::<PreferNoScheduleTolerations>() {
             Some(t) => &t.0,

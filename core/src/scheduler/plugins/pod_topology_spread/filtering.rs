@@ -1,6 +1,6 @@
 //! PodTopologySpread's PreFilter and Filter (`DoNotSchedule` constraints).
 
-use super::{constraints, has_all_keys, matching_pods, Constraint, PodTopologySpread, REASON_CONSTRAINTS_NOT_MATCH, REASON_NODE_LABEL_NOT_MATCH};
+use super::{constraints, has_all_keys, Constraint, PodTopologySpread, REASON_CONSTRAINTS_NOT_MATCH, REASON_NODE_LABEL_NOT_MATCH};
 use crate::scheduler::framework::{CycleState, FilterPlugin, NodeInfo, PodInfo, PreFilterPlugin, PreFilterResult, Status};
 use crate::scheduler::snapshot::Snapshot;
 use std::collections::BTreeMap;
@@ -13,6 +13,8 @@ struct PreFilterState {
     constraints: Arc<Vec<Constraint>>,
     counts: Vec<BTreeMap<String, i64>>,
     minimum: Vec<i64>,
+    /// Per constraint, 1 if the incoming pod matches its own selector.
+    self_match: Vec<i64>,
 }
 
 impl PreFilterState {
@@ -52,23 +54,9 @@ impl PreFilterPlugin for PodTopologySpread {
         if constraints.is_empty() {
             return Err(Status::skip());
         }
-        let mut counts = vec![BTreeMap::new(); constraints.len()];
-        for node in snapshot.nodes() {
-            if !has_all_keys(node, &constraints) {
-                continue;
-            }
-            for (i, c) in constraints.iter().enumerate() {
-                if c.includes(pod, node) {
-                    let value = &node.labels()[&c.topology_key];
-                    let n = matching_pods(node, &c.selector, pod.namespace());
-                    match counts[i].get_mut(value) {
-                        Some(count) => *count += n,
-                        None => drop(counts[i].insert(value.clone(), n)),
-                    }
-                }
-            }
-        }
-        let mut s = PreFilterState { minimum: vec![0; constraints.len()], constraints: Arc::new(constraints), counts };
+        let counts = self.domain_counts(snapshot, pod, &constraints);
+        let self_match = constraints.iter().map(|c| i64::from(c.selector.matches(pod.labels()))).collect();
+        let mut s = PreFilterState { minimum: vec![0; constraints.len()], constraints: Arc::new(constraints), counts, self_match };
         for i in 0..s.constraints.len() {
             s.refresh_minimum(i);
         }
@@ -91,13 +79,12 @@ impl PreFilterPlugin for PodTopologySpread {
 
 impl FilterPlugin for PodTopologySpread {
     /// Placing the pod here must keep `matching + self - global minimum <= maxSkew`.
-    fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Status> {
+    fn filter(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<(), Status> {
         let Some(s) = state.read::<PreFilterState>() else { return Ok(()) };
         for (i, c) in s.constraints.iter().enumerate() {
             let Some(value) = node.labels().get(&c.topology_key) else { return Err(Status::unresolvable(REASON_NODE_LABEL_NOT_MATCH)) };
-            let self_match = i64::from(c.selector.matches(pod.labels()));
             let matching = s.counts[i].get(value).copied().unwrap_or(0);
-            if matching + self_match - s.min_match(i) > c.max_skew {
+            if matching + s.self_match[i] - s.min_match(i) > c.max_skew {
                 return Err(Status::unschedulable(REASON_CONSTRAINTS_NOT_MATCH));
             }
         }
@@ -129,8 +116,8 @@ mod tests {
     /// Runs PreFilter and Filter on every node; returns each node's verdict.
     fn verdicts(incoming: &PodInfo, snapshot: &Snapshot, names: &[&str]) -> Vec<Result<(), Code>> {
         let mut state = CycleState::default();
-        PodTopologySpread.pre_filter(&mut state, incoming, snapshot).unwrap();
-        names.iter().map(|n| PodTopologySpread.filter(&state, incoming, snapshot.get(n).unwrap()).map_err(|s| s.code)).collect()
+        PodTopologySpread::default().pre_filter(&mut state, incoming, snapshot).unwrap();
+        names.iter().map(|n| PodTopologySpread::default().filter(&state, incoming, snapshot.get(n).unwrap()).map_err(|s| s.code)).collect()
     }
 
     #[test]
@@ -171,10 +158,10 @@ mod tests {
         let cluster = snapshot(&[(zone_node("a1", "a"), vec![web("w1"), web("w2")]), (zone_node("b1", "b"), vec![web("w3")])]);
         let incoming = pod_with(json!({"name": "p", "namespace": "default", "labels": {"app": "web"}}), spread(json!({})));
         let mut state = CycleState::default();
-        PodTopologySpread.pre_filter(&mut state, &incoming, &cluster).unwrap();
+        PodTopologySpread::default().pre_filter(&mut state, &incoming, &cluster).unwrap();
         let a1 = cluster.get("a1").unwrap();
-        assert!(PodTopologySpread.filter(&state, &incoming, a1).is_err());
-        PodTopologySpread.remove_pod(&mut state, &incoming, &web("w1"), a1, &cluster);
-        assert!(PodTopologySpread.filter(&state, &incoming, a1).is_ok());
+        assert!(PodTopologySpread::default().filter(&state, &incoming, a1).is_err());
+        PodTopologySpread::default().remove_pod(&mut state, &incoming, &web("w1"), a1, &cluster);
+        assert!(PodTopologySpread::default().filter(&state, &incoming, a1).is_ok());
     }
 }

@@ -14,6 +14,7 @@
 //! to pods without any (they need the Services and ReplicaSets selecting a
 //! pod); such pods are simply not scored by this plugin.
 
+mod counting;
 mod filtering;
 mod scoring;
 
@@ -26,7 +27,18 @@ pub const REASON_CONSTRAINTS_NOT_MATCH: &str = "node(s) didn't match pod topolog
 pub const REASON_NODE_LABEL_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints (missing required label)";
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 
-pub struct PodTopologySpread;
+#[derive(Default)]
+pub struct PodTopologySpread {
+    /// Matching pods per node, kept between cycles (see `counting`).
+    counts: std::sync::Mutex<counting::CountCache>,
+}
+
+impl PodTopologySpread {
+    fn domain_counts(&self, snapshot: &crate::scheduler::snapshot::Snapshot, pod: &PodInfo, constraints: &[Constraint]) -> Vec<std::collections::BTreeMap<String, i64>> {
+        let mut cache = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.domain_counts(snapshot, pod, constraints)
+    }
+}
 
 /// One spread constraint, compiled.
 #[derive(Clone, Debug, PartialEq)]

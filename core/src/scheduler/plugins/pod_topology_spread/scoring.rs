@@ -49,17 +49,10 @@ impl PreScorePlugin for PodTopologySpread {
                 ((size + 2) as f64).ln()
             })
             .collect();
-        for node in snapshot.nodes() {
-            if !has_all_keys(node, &s.constraints) {
-                continue;
-            }
-            for (i, c) in s.constraints.iter().enumerate() {
-                if c.topology_key == HOSTNAME_LABEL || !c.includes(pod, node) {
-                    continue;
-                }
-                if let Some(count) = s.counts[i].get_mut(&node.labels()[&c.topology_key]) {
-                    *count += matching_pods(node, &c.selector, pod.namespace());
-                }
+        let all = self.domain_counts(snapshot, pod, &s.constraints);
+        for (domains, everywhere) in s.counts.iter_mut().zip(&all) {
+            for (value, count) in domains.iter_mut() {
+                *count = everywhere.get(value).copied().unwrap_or(0);
             }
         }
         state.write(s);
@@ -121,6 +114,6 @@ mod tests {
         );
         let nodes: Vec<_> = ["a1", "a2", "b1", "c1", "bare"].iter().map(|n| cluster.get(n).unwrap()).collect();
         // Weight ln(3 + 2) = 1.609: a = 2 × 1.609 → 3, b → 2, c → 0; normalised 100 × (3 + 0 - s) / 3.
-        assert_eq!(score_in(&PodTopologySpread, Some(&PodTopologySpread), &incoming, &nodes, &cluster), [0, 0, 33, 100, 0]);
+        assert_eq!(score_in(&PodTopologySpread::default(), Some(&PodTopologySpread::default()), &incoming, &nodes, &cluster), [0, 0, 33, 100, 0]);
     }
 }
