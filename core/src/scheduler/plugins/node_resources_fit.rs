@@ -34,7 +34,7 @@ impl Default for NodeResourcesFit {
 pub fn fits(pod: &PodInfo, node: &NodeInfo) -> bool {
     let (want, have, used) = (&pod.requests, &node.allocatable, &node.requested);
     let room = |wanted: i64, allocatable: i64, requested: i64| wanted <= 0 || wanted <= allocatable - requested;
-    node.pods.len() as i64 + 1 <= have.pods
+    (node.pods.len() as i64) < have.pods
         && room(want.milli_cpu, have.milli_cpu, used.milli_cpu)
         && room(want.memory, have.memory, used.memory)
         && room(want.ephemeral_storage, have.ephemeral_storage, used.ephemeral_storage)
