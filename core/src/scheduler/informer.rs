@@ -3,12 +3,12 @@
 //! namespace labels) up to date, and offers each change that could help a
 //! waiting pod to the queue as a cluster event.
 
-use super::framework::{ClusterEvent, PodInfo};
+use super::framework::{pod_decode, ClusterEvent, PodInfo};
 use super::{PendingPod, PodKey, Scheduler, SCHEDULER_NAME};
 use crate::apiserver::resources::{NAMESPACES, NODES, PODS};
 use crate::apiserver::ApiServer;
 use crate::store::{EventType, ObjectKey};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -43,7 +43,7 @@ fn same_pending_pod(a: &Value, b: &Value) -> bool {
 }
 
 fn decode_pod(object: &Value) -> Option<Arc<PodInfo>> {
-    Pod::deserialize(object).ok().map(|pod| Arc::new(PodInfo::new(Arc::new(pod))))
+    pod_decode::decode(object).map(|pod| Arc::new(PodInfo::new(Arc::new(pod))))
 }
 
 /// Whether a placed pod's new version changes what the plugins read of it.

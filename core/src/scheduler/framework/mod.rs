@@ -17,6 +17,7 @@
 pub mod cycle_state;
 pub mod events;
 pub mod node_info;
+pub mod pod_decode;
 pub mod pod_info;
 pub mod resources;
 pub mod runtime;
