@@ -29,12 +29,39 @@
 //! workload of a run, which is why both start from a grown heap.
 
 use serde_json::{json, Value};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use tabernetes_core::apiserver::{ApiRequest, ApiServer};
 use tabernetes_core::scheduler::Scheduler;
 use tabernetes_core::Timestamp;
 
 const ZONE: &str = "topology.kubernetes.io/zone";
+
+/// Counts heap allocations: on wasm, the allocator is a large part of the
+/// cost of a scheduling cycle, so the figure is printed with the rate. The
+/// benchmark is single-threaded, so a plain load and store count (an
+/// atomic increment per allocation would itself slow the native figure).
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+fn count_allocation() {
+    ALLOCATIONS.store(ALLOCATIONS.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 fn now() -> Timestamp {
     Timestamp::from_second(1_800_000_000).unwrap()
@@ -84,16 +111,18 @@ fn run(name: &str, nodes: usize, init_pods: usize, measured: usize, zones: &[&st
     create_pods(&mut api, "init", init_pods, false);
     assert_eq!(scheduler.schedule_pending(&mut api, now()).len(), init_pods);
     create_pods(&mut api, "measured", measured, spread);
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
     let started = Instant::now();
     let decided = scheduler.schedule_pending(&mut api, now());
     let seconds = started.elapsed().as_secs_f64();
+    let allocations = (ALLOCATIONS.load(Ordering::Relaxed) - allocations) / measured;
     assert_eq!(decided.len(), measured);
     let bound = decided.iter().filter(|(ns, n)| matches!(scheduler.decision(ns, n).map(|d| &d.outcome), Some(tabernetes_core::scheduler::Outcome::Bound { .. }))).count();
     assert_eq!(bound, measured, "every measured pod is bound");
     let rate = measured as f64 / seconds;
     let sample = scheduler.decision(&decided[0].0, &decided[0].1).unwrap();
     println!(
-        "{name}: {measured} pods in {seconds:.3} s = {rate:.0} pods/s ({} of {} nodes filtered per pod)",
+        "{name}: {measured} pods in {seconds:.3} s = {rate:.0} pods/s ({} of {} nodes filtered per pod, {allocations} heap allocations per pod)",
         sample.evaluated, sample.total_nodes
     );
     rate
@@ -121,3 +150,4 @@ fn main() {
         run("TopologySpreading/5000Nodes_5000Pods", 5000, 5000, 5000, &["moon-1", "moon-2", "moon-3"], true);
     }
 }
+

@@ -77,6 +77,7 @@ pub struct ApiServer {
     watches: Watches,
     logs: logs::Logs,
     identity: identity::Identity,
+    authorizer: authz::Authorizer,
 }
 
 /// A request's verb in RBAC's terms.
@@ -100,6 +101,7 @@ impl ApiServer {
             watches: Watches::default(),
             logs: logs::Logs::default(),
             identity: identity::Identity::new(seed),
+            authorizer: authz::Authorizer::default(),
         };
         let namespaces = BUILTIN_NAMESPACES.iter().map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
         let priority_classes = SYSTEM_PRIORITY_CLASSES
@@ -164,7 +166,7 @@ impl ApiServer {
         if req.method != Method::Get {
             return Some(Err(ApiError::MethodNotAllowed));
         }
-        if !authz::allowed(&self.store, &User::of(req), &attributes) {
+        if !self.authorizer.allowed(&self.store, &User::of(req), &attributes) {
             return Some(Err(ApiError::Forbidden { message: format!("forbidden: User \"{}\" cannot get path \"{}\"", req.user, req.path) }));
         }
         Some(Ok(response))
@@ -181,7 +183,7 @@ impl ApiServer {
             namespace: target.namespace.clone().unwrap_or_default(),
             name: target.name.clone().unwrap_or_default(),
         };
-        if authz::allowed(&self.store, &User::of(req), &attributes) {
+        if self.authorizer.allowed(&self.store, &User::of(req), &attributes) {
             return Ok(());
         }
         let what = match &target.subresource {
@@ -257,7 +259,12 @@ impl ApiServer {
     }
 
     fn body(req: &ApiRequest) -> Result<Value, ApiError> {
-        let body = req.body.clone().ok_or_else(|| ApiError::bad_request("the request body is required"))?;
+        Self::body_ref(req).cloned()
+    }
+
+    /// The request body, read in place (for requests that only read it).
+    fn body_ref(req: &ApiRequest) -> Result<&Value, ApiError> {
+        let body = req.body.as_ref().ok_or_else(|| ApiError::bad_request("the request body is required"))?;
         if !body.is_object() {
             return Err(ApiError::bad_request("the request body must be a JSON object"));
         }

@@ -182,7 +182,7 @@ impl ApiServer {
 
     /// `pods/{name}/binding`: the scheduler's way to set `spec.nodeName`.
     pub(super) fn bind(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<Value, ApiError> {
-        let body = Self::body(req)?;
+        let body = Self::body_ref(req)?;
         let node = body.pointer("/target/name").and_then(Value::as_str).unwrap_or("");
         let pod_name = target.name.clone().unwrap_or_default();
         if node.is_empty() {

@@ -108,7 +108,8 @@ impl Snapshot {
                 Some(std::mem::replace(&mut self.nodes[i], new))
             }
             None => {
-                let info = NodeInfo::new(node);
+                let mut info = NodeInfo::new(node);
+                info.index = self.nodes.len();
                 self.count_images(&info.images.keys().cloned().collect::<Vec<_>>(), true);
                 self.index.insert(info.name.clone(), self.nodes.len());
                 self.nodes.push(info);
@@ -123,6 +124,7 @@ impl Snapshot {
         let i = self.index.remove(name)?;
         let gone = self.nodes.swap_remove(i);
         if i < self.nodes.len() {
+            self.nodes[i].index = i;
             let moved = self.nodes[i].name.clone();
             self.index.insert(moved, i);
         }

@@ -44,6 +44,9 @@ pub struct NodeInfo {
     pub has_preference_taints: bool,
     /// Changes whenever the node or its pods do.
     pub generation: u64,
+    /// Its position in the snapshot's node list, for plugins that keep
+    /// per-node data in arrays (valid for nodes handed out by the snapshot).
+    pub index: usize,
 }
 
 impl NodeInfo {
@@ -62,6 +65,7 @@ impl NodeInfo {
             has_filtering_taints: taints.iter().any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute"),
             has_preference_taints: taints.iter().any(|t| t.effect == "PreferNoSchedule"),
             generation: next_generation(),
+            index: 0,
             allocatable: Resources::allocatable_of(&node),
             requested: Resources::default(),
             non_zero_requested: NonZero::default(),
@@ -78,6 +82,7 @@ impl NodeInfo {
     /// (a node update keeps what the scheduler knows is running there).
     pub fn replacing(node: Arc<Node>, previous: &NodeInfo) -> Self {
         let mut info = NodeInfo::new(node);
+        info.index = previous.index;
         info.requested = previous.requested.clone();
         info.non_zero_requested = previous.non_zero_requested;
         info.pods = previous.pods.clone();

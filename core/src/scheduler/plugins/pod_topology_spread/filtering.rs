@@ -1,9 +1,9 @@
 //! PodTopologySpread's PreFilter and Filter (`DoNotSchedule` constraints).
 
+use super::counting::{Domain, DomainCounts};
 use super::{constraints, has_all_keys, Constraint, PodTopologySpread, REASON_CONSTRAINTS_NOT_MATCH, REASON_NODE_LABEL_NOT_MATCH};
 use crate::scheduler::framework::{CycleState, FilterPlugin, NodeInfo, PodInfo, PreFilterPlugin, PreFilterResult, Status};
 use crate::scheduler::snapshot::Snapshot;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Per constraint, how many matching pods each domain holds, and the
@@ -11,20 +11,23 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 struct PreFilterState {
     constraints: Arc<Vec<Constraint>>,
-    counts: Vec<BTreeMap<String, i64>>,
+    counts: Vec<DomainCounts>,
     minimum: Vec<i64>,
+    /// How many domains hold an eligible node, per constraint.
+    present: Vec<usize>,
     /// Per constraint, 1 if the incoming pod matches its own selector.
     self_match: Vec<i64>,
 }
 
 impl PreFilterState {
-    fn refresh_minimum(&mut self, i: usize) {
-        self.minimum[i] = self.counts[i].values().copied().min().unwrap_or(i64::MAX);
+    fn refresh(&mut self, i: usize) {
+        self.minimum[i] = self.counts[i].minimum();
+        self.present[i] = self.counts[i].present();
     }
 
     /// The global minimum for a constraint: 0 while fewer than `minDomains` domains exist.
     fn min_match(&self, i: usize) -> i64 {
-        if (self.counts[i].len() as i64) < self.constraints[i].min_domains {
+        if (self.present[i] as i64) < self.constraints[i].min_domains {
             0
         } else {
             self.minimum[i]
@@ -41,9 +44,10 @@ impl PreFilterState {
             if !c.selector.matches(other.labels()) || !c.includes(pod, node) {
                 continue;
             }
-            let value = node.labels()[&c.topology_key].clone();
-            *self.counts[i].entry(value).or_default() += delta;
-            self.refresh_minimum(i);
+            if let Domain::At(d) = self.counts[i].domain_of(node) {
+                self.counts[i].add(d, delta);
+                self.refresh(i);
+            }
         }
     }
 }
@@ -56,9 +60,10 @@ impl PreFilterPlugin for PodTopologySpread {
         }
         let counts = self.domain_counts(snapshot, pod, &constraints);
         let self_match = constraints.iter().map(|c| i64::from(c.selector.matches(pod.labels()))).collect();
-        let mut s = PreFilterState { minimum: vec![0; constraints.len()], constraints: Arc::new(constraints), counts, self_match };
-        for i in 0..s.constraints.len() {
-            s.refresh_minimum(i);
+        let n = constraints.len();
+        let mut s = PreFilterState { minimum: vec![0; n], present: vec![0; n], constraints: Arc::new(constraints), counts, self_match };
+        for i in 0..n {
+            s.refresh(i);
         }
         state.write(s);
         Ok(PreFilterResult::AllNodes)
@@ -82,8 +87,8 @@ impl FilterPlugin for PodTopologySpread {
     fn filter(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<(), Status> {
         let Some(s) = state.read::<PreFilterState>() else { return Ok(()) };
         for (i, c) in s.constraints.iter().enumerate() {
-            let Some(value) = node.labels().get(&c.topology_key) else { return Err(Status::unresolvable(REASON_NODE_LABEL_NOT_MATCH)) };
-            let matching = s.counts[i].get(value).copied().unwrap_or(0);
+            let Some(domain) = s.counts[i].lookup(node) else { return Err(Status::unresolvable(REASON_NODE_LABEL_NOT_MATCH)) };
+            let matching = domain.map_or(0, |d| s.counts[i].count(d));
             if matching + s.self_match[i] - s.min_match(i) > c.max_skew {
                 return Err(Status::unschedulable(REASON_CONSTRAINTS_NOT_MATCH));
             }

@@ -34,7 +34,7 @@ pub struct PodTopologySpread {
 }
 
 impl PodTopologySpread {
-    fn domain_counts(&self, snapshot: &crate::scheduler::snapshot::Snapshot, pod: &PodInfo, constraints: &[Constraint]) -> Vec<std::collections::BTreeMap<String, i64>> {
+    fn domain_counts(&self, snapshot: &crate::scheduler::snapshot::Snapshot, pod: &PodInfo, constraints: &[Constraint]) -> Vec<counting::DomainCounts> {
         let mut cache = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         cache.domain_counts(snapshot, pod, constraints)
     }

@@ -4,18 +4,20 @@
 //! constraint over few large domains does not drown one over many small
 //! ones; fewer is better.
 
+use super::counting::{Domain, DomainCounts};
 use super::{constraints, has_all_keys, matching_pods, Constraint, PodTopologySpread, HOSTNAME_LABEL};
 use crate::scheduler::framework::{CycleState, NodeInfo, PodInfo, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE};
 use crate::scheduler::snapshot::Snapshot;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 #[derive(Clone, Debug)]
 struct PreScoreState {
     constraints: Vec<Constraint>,
-    /// Feasible nodes lacking a topology key: not scored.
-    ignored: BTreeSet<std::sync::Arc<str>>,
-    /// Per constraint, matching pods per domain (hostname domains are counted on the node itself).
-    counts: Vec<BTreeMap<String, i64>>,
+    /// Feasible nodes lacking a topology key, by position: not scored.
+    ignored: BTreeSet<usize>,
+    /// Per constraint, matching pods per domain, for the domains of the
+    /// feasible nodes (hostname domains are counted on the node itself).
+    counts: Vec<DomainCounts>,
     weights: Vec<f64>,
 }
 
@@ -28,34 +30,27 @@ impl PreScorePlugin for PodTopologySpread {
         if constraints.is_empty() || snapshot.is_empty() {
             return Err(Status::skip());
         }
-        let mut s = PreScoreState { counts: vec![BTreeMap::new(); constraints.len()], weights: Vec::new(), ignored: BTreeSet::new(), constraints };
-        for node in feasible {
-            if !has_all_keys(node, &s.constraints) {
-                s.ignored.insert(node.name.clone());
+        let ignored: BTreeSet<usize> = feasible.iter().filter(|n| !has_all_keys(n, &constraints)).map(|n| n.index).collect();
+        let mut counts = self.domain_counts(snapshot, pod, &constraints);
+        let mut weights = Vec::with_capacity(constraints.len());
+        for (c, counts) in constraints.iter().zip(counts.iter_mut()) {
+            if c.topology_key == HOSTNAME_LABEL {
+                weights.push(((feasible.len() - ignored.len() + 2) as f64).ln());
                 continue;
             }
-            for (i, c) in s.constraints.iter().enumerate() {
-                if c.topology_key != HOSTNAME_LABEL {
-                    s.counts[i].entry(node.labels()[&c.topology_key].clone()).or_insert(0);
+            // Only the domains of scored nodes matter (upstream counts only those).
+            let mut keep = Vec::new();
+            for node in feasible.iter().filter(|n| !ignored.contains(&n.index)) {
+                if let Domain::At(d) = counts.domain_of(node) {
+                    keep.resize(keep.len().max(d + 1), false);
+                    keep[d] = true;
                 }
             }
+            keep.resize(counts.domains(), false);
+            weights.push(((keep.iter().filter(|k| **k).count() + 2) as f64).ln());
+            counts.retain(&keep);
         }
-        s.weights = s
-            .constraints
-            .iter()
-            .zip(&s.counts)
-            .map(|(c, domains)| {
-                let size = if c.topology_key == HOSTNAME_LABEL { feasible.len() - s.ignored.len() } else { domains.len() };
-                ((size + 2) as f64).ln()
-            })
-            .collect();
-        let all = self.domain_counts(snapshot, pod, &s.constraints);
-        for (domains, everywhere) in s.counts.iter_mut().zip(&all) {
-            for (value, count) in domains.iter_mut() {
-                *count = everywhere.get(value).copied().unwrap_or(0);
-            }
-        }
-        state.write(s);
+        state.write(PreScoreState { constraints, ignored, counts, weights });
         Ok(())
     }
 }
@@ -63,13 +58,13 @@ impl PreScorePlugin for PodTopologySpread {
 impl ScorePlugin for PodTopologySpread {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
         let Some(s) = state.read::<PreScoreState>() else { return 0 };
-        if s.ignored.contains(&node.name) {
+        if s.ignored.contains(&node.index) {
             return INVALID_SCORE;
         }
         let mut score = 0.0;
         for (i, c) in s.constraints.iter().enumerate() {
-            let Some(value) = node.labels().get(&c.topology_key) else { continue };
-            let count = if c.topology_key == HOSTNAME_LABEL { matching_pods(node, &c.selector, pod.namespace()) } else { s.counts[i].get(value).copied().unwrap_or(0) };
+            let Some(domain) = s.counts[i].lookup(node) else { continue };
+            let count = if c.topology_key == HOSTNAME_LABEL { matching_pods(node, &c.selector, pod.namespace()) } else { domain.map_or(0, |d| s.counts[i].count(d)) };
             score += count as f64 * s.weights[i] + (c.max_skew - 1) as f64;
         }
         score.round() as i64
