@@ -125,7 +125,17 @@ impl CycleContext<'_> {
         let expected = feasible_nodes_to_find(self.framework.percentage_of_nodes_to_score, self.snapshot.len());
         let mut verdicts = Vec::with_capacity(expected + 1);
         let mut feasible = Vec::with_capacity(expected + 1);
-        let check = |node: &'s NodeInfo, verdicts: &mut Vec<NodeVerdict>, feasible: &mut Vec<(usize, &'s NodeInfo)>| match self.framework.run_filters_with_nominated(state, pod, node, self.snapshot, self.nominator) {
+        // With no pod nominated anywhere (the usual case), the filters that
+        // run this cycle are listed once instead of checked per node.
+        let active = self.framework.active_filters(state);
+        let run = |node: &NodeInfo| {
+            if self.nominator.is_empty() {
+                Framework::run_active_filters(&active, state, pod, node)
+            } else {
+                self.framework.run_filters_with_nominated(state, pod, node, self.snapshot, self.nominator)
+            }
+        };
+        let check = |node: &'s NodeInfo, verdicts: &mut Vec<NodeVerdict>, feasible: &mut Vec<(usize, &'s NodeInfo)>| match run(node) {
             Ok(()) => {
                 feasible.push((verdicts.len(), node));
                 verdicts.push(passed(node));

@@ -60,6 +60,20 @@ impl Framework {
         Ok(narrowed)
     }
 
+    /// The filters that run this cycle (their PreFilter did not skip), to
+    /// be used with `run_active_filters` on every node.
+    pub fn active_filters(&self, state: &CycleState) -> Vec<&dyn FilterPlugin> {
+        self.filters.iter().enumerate().filter(|(i, _)| !state.skips_filter_at(*i)).map(|(_, f)| f.as_ref()).collect()
+    }
+
+    /// As `run_filters`, over the list `active_filters` made for this cycle.
+    pub fn run_active_filters(filters: &[&dyn FilterPlugin], state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejected> {
+        for plugin in filters {
+            plugin.filter(state, pod, node).map_err(|status| (plugin.name(), status))?;
+        }
+        Ok(())
+    }
+
     /// Runs the filters on one node; the first rejection wins, as upstream.
     pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejected> {
         for (i, plugin) in self.filters.iter().enumerate() {

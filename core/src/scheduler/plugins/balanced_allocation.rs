@@ -38,22 +38,23 @@ impl PreScorePlugin for BalancedAllocation {
 
 impl ScorePlugin for BalancedAllocation {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let mut fractions = [0f64; 8];
-        let mut n = 0;
-        for r in &self.resources {
-            let Some((allocatable, requested)) = allocatable_and_requested(node, pod, &r.resource, true) else { continue };
-            if n < fractions.len() {
-                fractions[n] = (requested as f64 / allocatable as f64).min(1.0);
-                n += 1;
-            }
-        }
-        let fractions = &fractions[..n];
-        let std = match fractions.len() {
-            0 | 1 => 0.0,
-            2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
-            len => {
-                let mean = fractions.iter().sum::<f64>() / len as f64;
-                (fractions.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / len as f64).sqrt()
+        let fraction = |r: &ResourceWeight| allocatable_and_requested(node, pod, &r.resource, true).map(|(allocatable, requested)| (requested as f64 / allocatable as f64).min(1.0));
+        let std = match &self.resources[..] {
+            // The usual two resources: the deviation is half the difference.
+            [a, b] => match (fraction(a), fraction(b)) {
+                (Some(a), Some(b)) => ((a - b) / 2.0).abs(),
+                _ => 0.0,
+            },
+            resources => {
+                let fractions: Vec<f64> = resources.iter().filter_map(fraction).collect();
+                match fractions.len() {
+                    0 | 1 => 0.0,
+                    2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
+                    len => {
+                        let mean = fractions.iter().sum::<f64>() / len as f64;
+                        (fractions.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / len as f64).sqrt()
+                    }
+                }
             }
         };
         ((1.0 - std) * MAX_NODE_SCORE as f64) as i64

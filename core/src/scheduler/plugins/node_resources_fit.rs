@@ -4,7 +4,7 @@
 //! of kube-scheduler's strategies: LeastAllocated (the default: spread pods
 //! toward emptier nodes) or MostAllocated (pack them).
 
-use super::resource_allocation::{allocatable_and_requested, default_resources, ResourceWeight};
+use super::resource_allocation::{allocatable_and_requested, default_resources, Resource, ResourceWeight};
 use crate::scheduler::framework::{
     ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Reason, ScorePlugin, Status, MAX_NODE_SCORE,
 };
@@ -100,7 +100,18 @@ impl ScorePlugin for NodeResourcesFit {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
         let (mut total, mut weights) = (0, 0);
         for r in &self.resources {
-            let Some((allocatable, requested)) = allocatable_and_requested(node, pod, &r.resource, false) else { continue };
+            // CPU and memory inline; anything else through the general helper.
+            let (allocatable, requested) = match &r.resource {
+                Resource::Cpu => (node.allocatable.milli_cpu, node.non_zero_requested.milli_cpu + pod.non_zero.milli_cpu),
+                Resource::Memory => (node.allocatable.memory, node.non_zero_requested.memory + pod.non_zero.memory),
+                other => match allocatable_and_requested(node, pod, other, false) {
+                    Some(amounts) => amounts,
+                    None => continue,
+                },
+            };
+            if allocatable == 0 {
+                continue;
+            }
             let score = match self.strategy {
                 ScoringStrategy::LeastAllocated => least_requested(requested, allocatable),
                 ScoringStrategy::MostAllocated => most_requested(requested, allocatable),
