@@ -12,7 +12,7 @@ use crate::controllers::node_lifecycle;
 use crate::controllers::reconciler::Context;
 use crate::controllers::runner::Controller;
 use crate::metrics_server::{NodeUsage, ResourceMetrics};
-use crate::scheduler::{Decision, Outcome, Scheduler};
+use crate::scheduler::{Outcome, Scheduler};
 use crate::trace::{Component, Trace};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -89,8 +89,8 @@ impl ControlPlane {
             for controller in &mut self.controllers {
                 controller.run(&mut ctx);
             }
-            for decision in self.scheduler.schedule_pending(&mut self.api, now) {
-                self.record_decision(&decision, now);
+            for (namespace, name) in self.scheduler.schedule_pending(&mut self.api, now) {
+                self.record_decision(&namespace, &name, now);
             }
             let quiet = self.api.store().revision() == before && !self.controllers.iter().any(|c| c.has_due(now));
             if quiet {
@@ -99,11 +99,11 @@ impl ControlPlane {
         }
     }
 
-    /// When a controller next wants to look at something without being
-    /// told of a change (a backoff, a deadline, a schedule): the driver
-    /// calls `tick` then.
+    /// When the control plane next wants a tick on its own, without being
+    /// told of a change: a scheduling back-off ending, or a controller's
+    /// delayed work (a backoff, a deadline, a schedule) falling due.
     pub fn next_wake(&self) -> Option<Timestamp> {
-        self.controllers.iter().filter_map(|c| c.next_wake()).min()
+        self.controllers.iter().filter_map(|c| c.next_wake()).chain(self.scheduler.next_wake()).min()
     }
 
     /// A scrape of one node's resource usage (what metrics-server does every
@@ -229,14 +229,13 @@ impl ControlPlane {
         self.trace.record(now, component, object, text, wrote.then_some(revision));
     }
 
-    fn record_decision(&mut self, decision: &Decision, now: Timestamp) {
-        let object = format!("Pod {}/{}", decision.namespace, decision.name);
-        let text = match &decision.outcome {
-            Outcome::Bound { node } => {
-                let feasible = decision.nodes.iter().filter(|v| v.rejected_by.is_none()).count();
-                format!("filtered {} node(s), {feasible} feasible; bound to {node}", decision.nodes.len())
-            }
-            Outcome::Unschedulable { message } => format!("unschedulable: {message}"),
+    fn record_decision(&mut self, namespace: &str, name: &str, now: Timestamp) {
+        let Some(decision) = self.scheduler.decision(namespace, name) else { return };
+        let object = format!("Pod {namespace}/{name}");
+        let text = match (&decision.outcome, &decision.preemption) {
+            (Outcome::Bound { node }, _) => format!("filtered {} node(s), {} feasible; bound to {node}", decision.evaluated, decision.feasible),
+            (Outcome::Unschedulable { message }, Some(p)) => format!("unschedulable: {message}; preempting {} pod(s) on {}", p.victims.len(), p.node),
+            (Outcome::Unschedulable { message }, None) => format!("unschedulable: {message}"),
         };
         self.trace.record(now, Component::Scheduler, object, text, None);
     }

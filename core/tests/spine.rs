@@ -159,7 +159,10 @@ fn a_disconnected_node_is_tainted_and_gets_no_new_pods() {
     let docs = manifest::parse_documents(HELLO).unwrap();
     h.plane.create_all(&docs, "admin", at(6)).unwrap();
     let pod = h.pod("hello");
-    assert_eq!(pod["status"]["conditions"][0]["message"], "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }.");
+    assert_eq!(
+        pod["status"]["conditions"][0]["message"],
+        "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/unreachable: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+    );
     // It comes back: the taint goes and the pod is scheduled.
     h.agents[0].1.connect(at(10));
     h.pump(at(10));

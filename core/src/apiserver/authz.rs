@@ -8,8 +8,9 @@
 
 use super::request::ApiRequest;
 use crate::store::{ObjectKey, Store};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
 
 /// The group that bypasses authorization, as on every Kubernetes cluster.
 pub const MASTERS: &str = "system:masters";
@@ -35,13 +36,14 @@ impl<'a> User<'a> {
         User { name: &request.user, groups: &request.groups }
     }
 
-    fn is(&self, subject: &Subject, binding_namespace: &str) -> bool {
-        match subject.kind.as_str() {
-            "User" => subject.name == self.name,
-            "Group" => self.groups.contains(&subject.name),
+    /// Whether the subject of `kind`, `name` (and `namespace`, for service accounts) is this user.
+    fn is_subject(&self, kind: &str, name: &str, namespace: Option<&str>, binding_namespace: &str) -> bool {
+        match kind {
+            "User" => name == self.name,
+            "Group" => self.groups.iter().any(|g| g == name),
             "ServiceAccount" => {
-                let namespace = subject.namespace.as_deref().filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
-                self.name == format!("system:serviceaccount:{namespace}:{}", subject.name)
+                let namespace = namespace.filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
+                self.name == format!("system:serviceaccount:{namespace}:{name}")
             }
             _ => false,
         }
@@ -62,49 +64,103 @@ fn is_superuser(user: &User<'_>) -> bool {
     user.name.is_empty() || user.groups.iter().any(|g| g == MASTERS)
 }
 
-/// Whether `user` may do what `attributes` describe. Stops at the first
-/// role that allows it, so most requests decode few bindings.
+/// Whether `user` may do what `attributes` describe (decoding each role
+/// anew; the API server keeps an `Authorizer`, which remembers them).
 pub fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
-    if is_superuser(user) {
-        return true;
-    }
-    let namespace = match attributes {
-        Attributes::Resource { namespace, .. } => namespace.as_str(),
-        Attributes::NonResource { .. } => "",
-    };
-    bound_roles(store, user, namespace).any(|(kind, name)| role_rules(store, &kind, namespace, &name).iter().any(|r| covers(r, attributes)))
+    Authorizer::default().allowed(store, user, attributes)
 }
 
 /// The rules that apply to `user` in `namespace` (cluster-wide ones only for
 /// ""), for SelfSubjectRulesReview.
 pub fn rules_for(store: &Store, user: &User<'_>, namespace: &str) -> Vec<PolicyRule> {
-    if is_superuser(user) {
-        return vec![rule(&["*"], &["*"], &["*"])];
+    Authorizer::default().rules_for(store, user, namespace)
+}
+
+/// A role's decoded rules, with the stored object they were decoded from.
+type DecodedRole = (String, String, String, Arc<Value>, Arc<Vec<PolicyRule>>);
+
+/// The RBAC authorizer. Every request is authorized, and decoding the
+/// rules of the roles it checks was most of a request's cost, so decoded
+/// rules are kept while the stored role is the same object: the store
+/// replaces an object's `Arc` on every write, so pointer equality means
+/// unchanged, and no invalidation is needed.
+#[derive(Debug, Default)]
+pub struct Authorizer {
+    roles: Mutex<Vec<DecodedRole>>,
+}
+
+impl Clone for Authorizer {
+    /// A copy starts with no decoded roles (they are only a cache).
+    fn clone(&self) -> Self {
+        Authorizer::default()
     }
-    bound_roles(store, user, namespace).flat_map(|(kind, name)| role_rules(store, &kind, namespace, &name)).collect()
+}
+
+impl Authorizer {
+    /// Whether `user` may do what `attributes` describe. Stops at the first
+    /// role that allows it.
+    pub fn allowed(&self, store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
+        if is_superuser(user) {
+            return true;
+        }
+        let namespace = match attributes {
+            Attributes::Resource { namespace, .. } => namespace.as_str(),
+            Attributes::NonResource { .. } => "",
+        };
+        bound_roles(store, user, namespace).any(|(kind, name)| self.role_rules(store, kind, namespace, name).iter().any(|r| covers(r, attributes)))
+    }
+
+    /// The rules that apply to `user` in `namespace` (cluster-wide ones only
+    /// for ""), for SelfSubjectRulesReview.
+    pub fn rules_for(&self, store: &Store, user: &User<'_>, namespace: &str) -> Vec<PolicyRule> {
+        if is_superuser(user) {
+            return vec![rule(&["*"], &["*"], &["*"])];
+        }
+        bound_roles(store, user, namespace).flat_map(|(kind, name)| self.role_rules(store, kind, namespace, name).to_vec()).collect()
+    }
+
+    /// A role's rules; only they are decoded, not the role's metadata.
+    fn role_rules(&self, store: &Store, kind: &str, namespace: &str, name: &str) -> Arc<Vec<PolicyRule>> {
+        let cluster = kind == "ClusterRole";
+        let namespace = if cluster { "" } else { namespace };
+        let key = if cluster { ObjectKey::new(CLUSTER_ROLES, "", name) } else { ObjectKey::new(ROLES, namespace, name) };
+        let Some(object) = store.get(&key) else { return Arc::default() };
+        let mut roles = self.roles.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = roles.iter().position(|(k, ns, n, _, _)| k == kind && ns == namespace && n == name);
+        if let Some(at) = known {
+            if Arc::ptr_eq(&roles[at].3, object) {
+                return roles[at].4.clone();
+            }
+            roles.swap_remove(at);
+        }
+        let rules: Arc<Vec<PolicyRule>> = Arc::new(object.get("rules").and_then(read::<Vec<PolicyRule>>).unwrap_or_default());
+        roles.push((kind.to_string(), namespace.to_string(), name.to_string(), object.clone(), rules.clone()));
+        rules
+    }
+}
+
+/// Whether a binding names `user` among its subjects. Subjects are read
+/// in place: every request checks every binding, and decoding each one
+/// cost more than the rest of a request.
+fn binds(binding: &Value, user: &User<'_>, binding_namespace: &str) -> bool {
+    binding.get("subjects").and_then(Value::as_array).into_iter().flatten().any(|s| {
+        let field = |f: &str| s.get(f).and_then(Value::as_str).unwrap_or("");
+        user.is_subject(field("kind"), field("name"), s.get("namespace").and_then(Value::as_str), binding_namespace)
+    })
+}
+
+/// A binding's `roleRef` (kind, name), read in place.
+fn role_ref(binding: &Value) -> (&str, &str) {
+    let field = |f: &str| binding.get("roleRef").and_then(|r| r.get(f)).and_then(Value::as_str).unwrap_or("");
+    (field("kind"), field("name"))
 }
 
 /// The roles (kind, name) bound to `user`: by ClusterRoleBindings, then by
 /// RoleBindings in `namespace`.
-fn bound_roles<'a>(store: &'a Store, user: &'a User<'a>, namespace: &'a str) -> impl Iterator<Item = (String, String)> + 'a {
-    let cluster = store.list(CLUSTER_ROLE_BINDINGS, None).filter_map(move |(_, b)| {
-        let binding = read::<ClusterRoleBinding>(b)?;
-        binding.subjects.iter().flatten().any(|s| user.is(s, "")).then(|| ("ClusterRole".to_string(), binding.role_ref.name))
-    });
-    let local = store.list(ROLE_BINDINGS, Some(namespace)).filter(move |_| !namespace.is_empty()).filter_map(move |(_, b)| {
-        let binding = read::<RoleBinding>(b)?;
-        binding.subjects.iter().flatten().any(|s| user.is(s, namespace)).then_some((binding.role_ref.kind, binding.role_ref.name))
-    });
+fn bound_roles<'a>(store: &'a Store, user: &'a User<'a>, namespace: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    let cluster = store.list(CLUSTER_ROLE_BINDINGS, None).filter(move |(_, b)| binds(b, user, "")).map(|(_, b)| ("ClusterRole", role_ref(b).1));
+    let local = store.list(ROLE_BINDINGS, Some(namespace)).filter(move |(_, b)| !namespace.is_empty() && binds(b, user, namespace)).map(|(_, b)| role_ref(b));
     cluster.chain(local)
-}
-
-fn role_rules(store: &Store, kind: &str, namespace: &str, name: &str) -> Vec<PolicyRule> {
-    let rules = if kind == "ClusterRole" {
-        store.get(&ObjectKey::new(CLUSTER_ROLES, "", name)).and_then(|o| read::<ClusterRole>(o)).and_then(|r| r.rules)
-    } else {
-        store.get(&ObjectKey::new(ROLES, namespace, name)).and_then(|o| read::<Role>(o)).and_then(|r| r.rules)
-    };
-    rules.unwrap_or_default()
 }
 
 /// RBAC's rule matching: `*` matches anything, `resource/subresource` names a
@@ -113,12 +169,16 @@ fn covers(rule: &PolicyRule, attributes: &Attributes) -> bool {
     let has = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
     match attributes {
         Attributes::Resource { verb, group, resource, subresource, name, .. } => {
-            let combined = if subresource.is_empty() { resource.clone() } else { format!("{resource}/{subresource}") };
+            // `resource/subresource` and `*/subresource`, compared without building either.
+            let names_it = |r: &str| match r.split_once('/') {
+                None => r == "*" || (subresource.is_empty() && r == resource),
+                Some((res, sub)) => !subresource.is_empty() && sub == subresource && (res == resource || res == "*"),
+            };
             let resources = rule.resources.as_deref().unwrap_or_default();
             let names = rule.resource_names.as_deref().unwrap_or_default();
             has(&rule.verbs, verb)
                 && has(rule.api_groups.as_deref().unwrap_or_default(), group)
-                && (resources.iter().any(|r| r == "*" || *r == combined || (subresource.is_empty() && r == resource) || *r == format!("*/{subresource}") && !subresource.is_empty()))
+                && resources.iter().any(|r| names_it(r))
                 && (names.is_empty() || names.iter().any(|n| n == name))
         }
         Attributes::NonResource { verb, path } => {

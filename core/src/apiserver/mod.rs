@@ -45,6 +45,13 @@ pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
 /// Namespaces every cluster starts with.
 pub const BUILTIN_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
+/// The PriorityClasses every cluster starts with (the API server's
+/// `scheduling/bootstrap-system-priority-classes` hook): name, value, description.
+pub const SYSTEM_PRIORITY_CLASSES: &[(&str, i64, &str)] = &[
+    ("system-node-critical", 2_000_001_000, "Used for system critical pods that must not be moved from their current node."),
+    ("system-cluster-critical", 2_000_000_000, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."),
+];
+
 /// What a request produced: a response, or a watch that is now open.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiResult {
@@ -72,6 +79,7 @@ pub struct ApiServer {
     watches: Watches,
     logs: logs::Logs,
     identity: identity::Identity,
+    authorizer: authz::Authorizer,
 }
 
 /// A request's verb in RBAC's terms.
@@ -96,9 +104,13 @@ impl ApiServer {
             watches: Watches::default(),
             logs: logs::Logs::default(),
             identity: identity::Identity::new(seed),
+            authorizer: authz::Authorizer::default(),
         };
         let namespaces = BUILTIN_NAMESPACES.iter().map(|ns| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
-        for object in namespaces.chain(authz::bootstrap_policy()) {
+        let priority_classes = SYSTEM_PRIORITY_CLASSES
+            .iter()
+            .map(|(name, value, description)| json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name}, "value": value, "description": description}));
+        for object in namespaces.chain(priority_classes).chain(authz::bootstrap_policy()) {
             let api_version = object["apiVersion"].as_str().unwrap_or_default();
             let resource = resources::by_kind(api_version, object["kind"].as_str().unwrap_or_default()).expect("bootstrap kinds are served");
             let created = server.handle(&ApiRequest::post(resource.path(None, None), object.clone()), now);
@@ -162,7 +174,7 @@ impl ApiServer {
         if req.method != Method::Get {
             return Some(Err(ApiError::MethodNotAllowed));
         }
-        if !authz::allowed(&self.store, &User::of(req), &attributes) {
+        if !self.authorizer.allowed(&self.store, &User::of(req), &attributes) {
             return Some(Err(ApiError::Forbidden { message: format!("forbidden: User \"{}\" cannot get path \"{}\"", req.user, req.path) }));
         }
         Some(Ok(response))
@@ -179,7 +191,7 @@ impl ApiServer {
             namespace: target.namespace.clone().unwrap_or_default(),
             name: target.name.clone().unwrap_or_default(),
         };
-        if authz::allowed(&self.store, &User::of(req), &attributes) {
+        if self.authorizer.allowed(&self.store, &User::of(req), &attributes) {
             return Ok(());
         }
         let what = match &target.subresource {
@@ -255,7 +267,12 @@ impl ApiServer {
     }
 
     fn body(req: &ApiRequest) -> Result<Value, ApiError> {
-        let body = req.body.clone().ok_or_else(|| ApiError::bad_request("the request body is required"))?;
+        Self::body_ref(req).cloned()
+    }
+
+    /// The request body, read in place (for requests that only read it).
+    fn body_ref(req: &ApiRequest) -> Result<&Value, ApiError> {
+        let body = req.body.as_ref().ok_or_else(|| ApiError::bad_request("the request body is required"))?;
         if !body.is_object() {
             return Err(ApiError::bad_request("the request body must be a JSON object"));
         }
@@ -295,7 +312,19 @@ impl ApiServer {
     }
 
     fn check_size(object: &Value) -> Result<(), ApiError> {
-        let size = serde_json::to_vec(object).map(|v| v.len()).unwrap_or(usize::MAX);
+        /// Counts the bytes of the encoding without keeping them.
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len();
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        let size = serde_json::to_writer(&mut count, object).map(|()| count.0).unwrap_or(usize::MAX);
         if size > MAX_OBJECT_BYTES {
             return Err(ApiError::TooLarge { message: format!("object is {size} bytes; the limit is {MAX_OBJECT_BYTES}") });
         }

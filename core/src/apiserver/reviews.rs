@@ -2,7 +2,7 @@
 //! answers as API objects, which `kubectl auth can-i` asks for. They are
 //! computed per request and never stored.
 
-use super::authz::{self, Attributes, User};
+use super::authz::{Attributes, User};
 use super::resources::RequestTarget;
 use super::{ApiError, ApiRequest, ApiResponse, ApiServer};
 use serde_json::{json, Value};
@@ -34,7 +34,7 @@ impl ApiServer {
                         })
                     }
                 };
-                let allowed = authz::allowed(&self.store, &user, &attributes);
+                let allowed = self.authorizer.allowed(&self.store, &user, &attributes);
                 let mut status = json!({"allowed": allowed});
                 if allowed {
                     status["reason"] = json!("allowed by RBAC");
@@ -43,7 +43,7 @@ impl ApiServer {
             }
             _ => {
                 let namespace = spec.get("namespace").and_then(Value::as_str).unwrap_or("");
-                let rules = authz::rules_for(&self.store, &user, namespace);
+                let rules = self.authorizer.rules_for(&self.store, &user, namespace);
                 let resource_rules: Vec<Value> = rules.iter().filter(|r| r.resources.is_some()).map(|r| json!({
                     "verbs": r.verbs, "apiGroups": r.api_groups, "resources": r.resources, "resourceNames": r.resource_names,
                 })).collect();

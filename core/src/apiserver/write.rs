@@ -1,7 +1,7 @@
 //! Writes: create (with generateName and address allocation), update of the
 //! object or its status, and the pod-only binding and eviction.
 
-use super::resources::{RequestTarget, PODS, SERVICES};
+use super::resources::{RequestTarget, PODS, PRIORITY_CLASSES, SERVICES};
 use super::status::{self, FieldError};
 use super::strategy::{self, Write};
 use super::{already_exists, is_dry_run, set_condition, ApiError, ApiRequest, ApiResponse, ApiServer, FieldValidation};
@@ -33,6 +33,9 @@ impl ApiServer {
         body["metadata"]["uid"] = json!(self.identity.uid());
         let validation = FieldValidation::parse(req.query_param("fieldValidation").as_deref())?;
         if target.resource.plural == PODS.plural {
+            // Admission, in kube-apiserver's order: Priority, then DefaultTolerationSeconds.
+            let classes: Vec<_> = self.store.list(&PRIORITY_CLASSES.storage_name(), None).map(|(_, c)| strategy::pod::PriorityClassInfo::of(c)).collect();
+            strategy::pod::admit_priority(&mut body, &classes)?;
             self.admission.default_toleration_seconds(&mut body);
         }
         let warnings = strategy::prepare(target.resource, &mut body, Write::Create, validation, now)?;
@@ -185,7 +188,7 @@ impl ApiServer {
 
     /// `pods/{name}/binding`: the scheduler's way to set `spec.nodeName`.
     pub(super) fn bind(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<Value, ApiError> {
-        let body = Self::body(req)?;
+        let body = Self::body_ref(req)?;
         let node = body.pointer("/target/name").and_then(Value::as_str).unwrap_or("");
         let pod_name = target.name.clone().unwrap_or_default();
         if node.is_empty() {

@@ -6,11 +6,10 @@
 //! templates it has had are kept as ControllerRevisions
 //! (`controller_history`); pods carry their revision's hash.
 //!
-//! Upstream gives each daemon pod a required node affinity for its node's
-//! name and lets the default scheduler bind it. This cluster's scheduler
-//! (and pod validation) do not evaluate node affinity yet, so the pods are
-//! created bound to their node, as the DaemonSet controller did before
-//! Kubernetes 1.12: see [`BOUND_BY_SCHEDULER`].
+//! As upstream since Kubernetes 1.12, each daemon pod gets a required node
+//! affinity for its node's name and the default scheduler binds it, so
+//! resource fit, preemption and the scheduler's explanations apply to
+//! daemon pods too.
 
 use super::controller_history::{self, hash_of, HASH_LABEL};
 use super::daemon_placement::{add_daemon_tolerations, placement, Placement};
@@ -34,11 +33,6 @@ use std::sync::Arc;
 
 pub const COMPONENT: &str = "daemonset-controller";
 
-/// Whether daemon pods are left to the scheduler through a required node
-/// affinity on `metadata.name` (upstream since 1.12), or created with
-/// `spec.nodeName` set. Switch it on once the scheduler evaluates required
-/// node affinity and pod validation accepts it.
-pub const BOUND_BY_SCHEDULER: bool = false;
 
 /// At most this many pods are created or deleted in one sync (upstream's burstReplicas).
 const BURST: usize = 250;
@@ -403,11 +397,7 @@ impl Sync<'_> {
     fn pod_for(&self, node: &str, hash: &str) -> Value {
         let template = self.template();
         let mut spec = self.daemon_spec();
-        if BOUND_BY_SCHEDULER {
-            spec.affinity.get_or_insert_with(Default::default).node_affinity = Some(pinned_to(spec.affinity.as_ref().and_then(|a| a.node_affinity.clone()), node));
-        } else {
-            spec.node_name = Some(node.to_string());
-        }
+        spec.affinity.get_or_insert_with(Default::default).node_affinity = Some(pinned_to(spec.affinity.as_ref().and_then(|a| a.node_affinity.clone()), node));
         let mut pod_labels = template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
         pod_labels.insert(HASH_LABEL.into(), hash.to_string());
         let mut metadata = json!({"generateName": format!("{}-", name(&self.value)), "namespace": self.key.namespace, "labels": pod_labels, "ownerReferences": [controller_ref(&self.value)]});

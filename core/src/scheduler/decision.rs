@@ -1,24 +1,49 @@
-//! What the scheduler decided and why, kept for the UI's per-node table and
-//! summarised for people the way kube-scheduler says it.
+//! What the scheduler decided and why: for every node it looked at, the
+//! filter that turned it away and its reasons, or each score plugin's
+//! normalised score and the weighted total. Kept for the UI's per-node
+//! table, and summarised for people the way kube-scheduler says it (the
+//! FitError message of FailedScheduling events).
 
+use super::framework::runtime::MAX_SCORE_PLUGINS;
+use super::framework::{Code, Diagnosis, Reason};
+use super::PodKey;
 use k8s_openapi::jiff::Timestamp;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Bound { node: String },
+    /// No node fits (the FailedScheduling message), or binding failed.
     Unschedulable { message: String },
 }
 
-/// One node's part in a decision: which filter turned it away and why, or
-/// how each score plugin rated it.
+/// The filter that turned a node away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub plugin: &'static str,
+    pub code: Code,
+    pub reasons: Vec<Reason>,
+}
+
+/// One node's part in a decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeVerdict {
-    pub node: String,
-    pub rejected_by: Option<String>,
-    pub reasons: Vec<String>,
-    pub scores: Vec<(String, i64)>,
+    pub node: Arc<str>,
+    /// None: the node passed every filter.
+    pub rejection: Option<Box<Rejection>>,
+    /// Normalised scores (0-100), one per `Decision::score_columns`; all 0
+    /// when the node was not scored (rejected, or the only feasible node).
+    pub scores: [i16; MAX_SCORE_PLUGINS],
+    /// The sum of score × weight.
     pub total: i64,
+}
+
+/// The victims and node of a preemption the decision started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preemption {
+    pub node: String,
+    pub victims: Vec<PodKey>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,45 +52,92 @@ pub struct Decision {
     pub name: String,
     pub at: Timestamp,
     pub outcome: Outcome,
+    /// Nodes in the cluster when the decision was made.
+    pub total_nodes: usize,
+    /// How many nodes were filtered, and how many of them passed.
+    pub evaluated: usize,
+    pub feasible: usize,
+    /// The score plugins that ran, with their weights.
+    pub score_columns: Vec<(&'static str, i64)>,
+    /// The nodes looked at, in the order they were: kube-scheduler stops
+    /// filtering once it has found enough feasible nodes in a large cluster
+    /// (see `sampling`), so this may be fewer than `total_nodes`. Emptied
+    /// for old decisions (`Scheduler` keeps the tables of recent ones).
     pub nodes: Vec<NodeVerdict>,
+    pub preemption: Option<Preemption>,
 }
 
-/// `0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint {...}.`
-/// Reasons are counted across nodes and listed in sorted order, as kube-scheduler's FitError does.
-pub fn fit_error_message(verdicts: &[NodeVerdict], node_count: usize) -> String {
+impl Decision {
+    /// A node's weighted score per plugin, as `(plugin, score × weight)`.
+    pub fn scores_of<'a>(&'a self, verdict: &'a NodeVerdict) -> impl Iterator<Item = (&'static str, i64)> + 'a {
+        self.score_columns.iter().zip(verdict.scores.iter()).map(|((plugin, weight), score)| (*plugin, i64::from(*score) * weight))
+    }
+}
+
+/// kube-scheduler's `ErrNoNodesAvailable`.
+pub const NO_NODES: &str = "no nodes available to schedule pods";
+
+/// The FitError message: `0/3 nodes are available: 1 Insufficient cpu, 2
+/// node(s) had untolerated taint {...}.` Reasons are counted across nodes
+/// (nodes not evaluated count under the absent status), written as "count
+/// reason" and sorted as strings, as kube-scheduler does; a PreFilter's
+/// rejection replaces the list.
+pub fn fit_error_message(diagnosis: &Diagnosis, node_count: usize) -> String {
     if node_count == 0 {
-        return "no nodes available to schedule pods".to_string();
+        return NO_NODES.to_string();
+    }
+    let mut message = format!("0/{node_count} nodes are available:");
+    if let Some(pre_filter) = &diagnosis.pre_filter_message {
+        message.push_str(&format!(" {pre_filter}."));
+        return message;
     }
     let mut histogram: BTreeMap<&str, usize> = BTreeMap::new();
-    for v in verdicts {
-        for reason in &v.reasons {
-            *histogram.entry(reason.as_str()).or_default() += 1;
+    for status in diagnosis.statuses.values() {
+        for reason in &status.reasons {
+            *histogram.entry(reason).or_default() += 1;
+        }
+    }
+    let absent = node_count.saturating_sub(diagnosis.statuses.len());
+    if let Some(status) = diagnosis.absent.as_ref().filter(|_| absent > 0) {
+        for reason in &status.reasons {
+            *histogram.entry(reason).or_default() += absent;
         }
     }
     let mut parts: Vec<String> = histogram.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
     parts.sort();
-    format!("0/{node_count} nodes are available: {}.", parts.join(", "))
+    message.push_str(&format!(" {}.", parts.join(", ")));
+    message
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn rejected(node: &str, reasons: &[&str]) -> NodeVerdict {
-        NodeVerdict { node: node.into(), rejected_by: Some("x".into()), reasons: reasons.iter().map(|s| s.to_string()).collect(), scores: vec![], total: 0 }
-    }
+    use crate::scheduler::framework::Status;
 
     #[test]
     fn message_counts_reasons_like_kube_scheduler() {
-        let verdicts = [
-            rejected("a", &["Insufficient cpu"]),
-            rejected("b", &["node(s) had untolerated taint {node.kubernetes.io/unreachable: }"]),
-            rejected("c", &["node(s) had untolerated taint {node.kubernetes.io/unreachable: }"]),
-        ];
+        let taint = "node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }";
+        let diagnosis = Diagnosis {
+            statuses: [("a", Status::unschedulable("Insufficient cpu")), ("b", Status::unresolvable(taint)), ("c", Status::unresolvable(taint))]
+                .into_iter()
+                .map(|(n, s)| (Arc::from(n), s))
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(fit_error_message(&diagnosis, 3), format!("0/3 nodes are available: 1 Insufficient cpu, 2 {taint}."));
+        assert_eq!(fit_error_message(&Diagnosis::default(), 0), "no nodes available to schedule pods");
+        let narrowed = Diagnosis { absent: Some(Status::unresolvable("node(s) didn't satisfy plugin(s) [NodeAffinity]")), ..diagnosis.clone() };
         assert_eq!(
-            fit_error_message(&verdicts, 3),
-            "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint {node.kubernetes.io/unreachable: }."
+            fit_error_message(&narrowed, 5),
+            format!("0/5 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity], 2 {taint}.")
         );
-        assert_eq!(fit_error_message(&[], 0), "no nodes available to schedule pods");
+        let rejected = Diagnosis { pre_filter_message: Some("pod affinity terms conflict".into()), ..Default::default() };
+        assert_eq!(fit_error_message(&rejected, 2), "0/2 nodes are available: pod affinity terms conflict.");
+    }
+
+    #[test]
+    fn counts_sort_as_strings_as_upstream_does() {
+        let statuses = (0..12).map(|i| (Arc::from(format!("n{i}")), Status::unschedulable(if i < 10 { "Insufficient memory" } else { "Insufficient cpu" }))).collect();
+        assert_eq!(fit_error_message(&Diagnosis { statuses, ..Default::default() }, 12), "0/12 nodes are available: 10 Insufficient memory, 2 Insufficient cpu.");
     }
 }

@@ -81,8 +81,8 @@ pub fn pod_detail(props: &Props) -> Html {
                                 <tbody>{ for d.nodes.iter().map(|v| html! {
                                     <tr>
                                         <td>{ &v.node }</td>
-                                        <td>{ match &v.rejected_by { Some(p) => format!("{p}: {}", v.reasons.join(", ")), None => "passed".into() } }</td>
-                                        <td>{ if v.rejected_by.is_none() { v.scores.iter().map(|(p, s)| format!("{p} {s}")).collect::<Vec<_>>().join(", ") } else { "-".into() } }</td>
+                                        <td>{ match &v.rejection { Some(r) => format!("{}: {}", r.plugin, r.reasons.join(", ")), None => "passed".into() } }</td>
+                                        <td>{ if v.rejection.is_none() { d.scores_of(v).map(|(p, s)| format!("{p} {s}")).collect::<Vec<_>>().join(", ") } else { "-".into() } }</td>
                                     </tr>
                                 }) }</tbody>
                             </table>

@@ -6,6 +6,7 @@
 mod node;
 pub mod pod;
 mod rbac;
+mod scheduling_constraints;
 mod secret;
 mod service;
 pub mod workloads;
@@ -241,6 +242,7 @@ fn pod_rules(pod: &mut Pod, write: Write<'_>) -> Result<Vec<FieldError>, ApiErro
         Write::Update { old } => {
             let old: Pod = serde_json::from_value(old.clone()).map_err(|e| ApiError::bad_request(e.to_string()))?;
             // Fields the client left out keep their defaults, as on a real server.
+            pod::keep_priority(pod, &old);
             pod::default_pod(pod);
             errors.extend(pod::validate_pod_spec(pod.spec.as_ref().expect("defaulted")));
             if let (Some(old_spec), Some(new_spec)) = (&old.spec, &pod.spec) {

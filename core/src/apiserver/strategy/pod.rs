@@ -1,9 +1,11 @@
 //! Pods: defaulting as the API server and its admission plugins do it,
 //! validation with Kubernetes' field paths, and which updates are allowed.
 
-use crate::apiserver::status::FieldError;
+use super::scheduling_constraints;
+use crate::apiserver::status::{ApiError, FieldError};
 use crate::quantity;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus};
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 /// Fields that a real cluster honours and Tabernetes does not (yet). They are
@@ -18,8 +20,6 @@ fn unsupported_fields(spec: &PodSpec) -> Vec<FieldError> {
     refuse(spec.init_containers.as_ref().is_some_and(|c| !c.is_empty()), "spec.initContainers".into(), "init containers");
     refuse(spec.ephemeral_containers.as_ref().is_some_and(|c| !c.is_empty()), "spec.ephemeralContainers".into(), "ephemeral containers");
     refuse(spec.volumes.as_ref().is_some_and(|v| !v.is_empty()), "spec.volumes".into(), "volumes");
-    refuse(spec.affinity.is_some(), "spec.affinity".into(), "affinity rules (use nodeSelector)");
-    refuse(spec.topology_spread_constraints.as_ref().is_some_and(|v| !v.is_empty()), "spec.topologySpreadConstraints".into(), "topology spread constraints");
     refuse(spec.host_network == Some(true), "spec.hostNetwork".into(), "host networking settings");
     for (i, c) in spec.containers.iter().enumerate() {
         let at = |f: &str| format!("spec.containers[{i}].{f}");
@@ -159,6 +159,15 @@ pub fn validate_pod_spec(spec: &PodSpec) -> Vec<FieldError> {
             errors.push(FieldError::invalid("spec.nodeSelector", value, e));
         }
     }
+    if let Some(affinity) = &spec.affinity {
+        errors.extend(scheduling_constraints::validate_affinity(affinity));
+    }
+    errors.extend(scheduling_constraints::validate_topology_spread_constraints(spec.topology_spread_constraints.as_deref().unwrap_or_default()));
+    if let Some(policy) = spec.preemption_policy.as_deref() {
+        if !["Never", "PreemptLowerPriority"].contains(&policy) {
+            errors.push(FieldError::not_supported("spec.preemptionPolicy", policy, &["Never", "PreemptLowerPriority"]));
+        }
+    }
     errors.extend(unsupported_fields(spec));
     errors
 }
@@ -215,3 +224,77 @@ pub fn validate_spec_update(old: &PodSpec, new: &PodSpec) -> Vec<FieldError> {
     }
 }
 
+
+/// What the Priority admission plugin reads of a PriorityClass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriorityClassInfo {
+    pub name: String,
+    pub value: i64,
+    pub global_default: bool,
+    pub preemption_policy: Option<String>,
+}
+
+impl PriorityClassInfo {
+    /// From a stored PriorityClass object.
+    pub fn of(object: &Value) -> Self {
+        PriorityClassInfo {
+            name: object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+            value: object.get("value").and_then(Value::as_i64).unwrap_or(0),
+            global_default: object.get("globalDefault").and_then(Value::as_bool).unwrap_or(false),
+            preemption_policy: object.get("preemptionPolicy").and_then(Value::as_str).map(String::from),
+        }
+    }
+}
+
+/// The Priority admission plugin, on a pod being created: `spec.priority`
+/// (and `preemptionPolicy`) come from the PriorityClass the pod names, or
+/// from the cluster's `globalDefault` class (the lowest, if several), or
+/// are 0 and PreemptLowerPriority. A pod may not name a class that does
+/// not exist, nor state a priority or policy other than its class's.
+pub fn admit_priority(pod: &mut Value, classes: &[PriorityClassInfo]) -> Result<(), ApiError> {
+    let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let forbidden = |why: String| ApiError::Forbidden { message: format!("pods \"{name}\" is forbidden: {why}") };
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return Ok(()) };
+    let wanted = spec.get("priorityClassName").and_then(Value::as_str).unwrap_or("").to_string();
+    let (class_name, priority, policy) = if wanted.is_empty() {
+        let default = classes.iter().filter(|c| c.global_default).min_by_key(|c| c.value);
+        match default {
+            Some(c) => (c.name.clone(), c.value, c.preemption_policy.clone()),
+            None => (String::new(), 0, Some("PreemptLowerPriority".to_string())),
+        }
+    } else {
+        let class = classes.iter().find(|c| c.name == wanted).ok_or_else(|| forbidden(format!("no PriorityClass with name {wanted} was found")))?;
+        (class.name.clone(), class.value, class.preemption_policy.clone())
+    };
+    if let Some(given) = spec.get("priority").and_then(Value::as_i64).filter(|p| *p != priority) {
+        return Err(forbidden(format!(
+            "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {priority} from the given PriorityClass name"
+        )));
+    }
+    spec.insert("priority".into(), json!(priority));
+    if let Some(policy) = policy {
+        if let Some(given) = spec.get("preemptionPolicy").and_then(Value::as_str).filter(|p| *p != policy) {
+            return Err(forbidden(format!(
+                "the string value of PreemptionPolicy ({given}) must not be provided in pod spec; priority admission controller computed {policy} from the given PriorityClass name"
+            )));
+        }
+        spec.insert("preemptionPolicy".into(), json!(policy));
+    }
+    if !class_name.is_empty() {
+        spec.insert("priorityClassName".into(), json!(class_name));
+    }
+    Ok(())
+}
+
+/// On update, a pod keeps the priority admission gave it (both fields are
+/// immutable; a client that leaves them out means "unchanged").
+pub fn keep_priority(pod: &mut Pod, old: &Pod) {
+    if let (Some(spec), Some(old)) = (pod.spec.as_mut(), old.spec.as_ref()) {
+        if spec.priority.is_none() {
+            spec.priority = old.priority;
+        }
+        if spec.preemption_policy.is_none() {
+            spec.preemption_policy = old.preemption_policy.clone();
+        }
+    }
+}

@@ -81,3 +81,77 @@ fn workload_features_that_are_not_carried_out_are_refused() {
     let mut pods_metric = serde_json::from_value(json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": 3, "metrics": [{"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1"}}}]})).unwrap();
     assert_eq!(autoscaler_metrics(&mut pods_metric)[0].field, "spec.metrics[0].type");
 }
+
+mod priority_admission {
+    use super::super::pod::{admit_priority, PriorityClassInfo};
+    use crate::apiserver::ApiError;
+    use serde_json::{json, Value};
+
+    fn class(name: &str, value: i64, global_default: bool, policy: &str) -> PriorityClassInfo {
+        PriorityClassInfo { name: name.into(), value, global_default, preemption_policy: Some(policy.into()) }
+    }
+
+    fn admit(spec: Value, classes: &[PriorityClassInfo]) -> Result<Value, String> {
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": spec});
+        admit_priority(&mut pod, classes).map(|()| pod["spec"].clone()).map_err(|e| match e {
+            ApiError::Forbidden { message } => message,
+            other => panic!("{other:?}"),
+        })
+    }
+
+    #[test]
+    fn table() {
+        let high = class("high", 1000, false, "PreemptLowerPriority");
+        let polite = class("polite", 500, false, "Never");
+        let default = class("default", 10, true, "PreemptLowerPriority");
+        let lowest_default = class("lowest-default", 5, true, "Never");
+        let cases: Vec<(Value, Vec<PriorityClassInfo>, Result<Value, &str>)> = vec![
+            (json!({}), vec![], Ok(json!({"priority": 0, "preemptionPolicy": "PreemptLowerPriority"}))),
+            (json!({"priorityClassName": "high"}), vec![high.clone()], Ok(json!({"priorityClassName": "high", "priority": 1000, "preemptionPolicy": "PreemptLowerPriority"}))),
+            (json!({"priorityClassName": "polite"}), vec![polite.clone()], Ok(json!({"priorityClassName": "polite", "priority": 500, "preemptionPolicy": "Never"}))),
+            (json!({}), vec![high.clone(), default.clone(), lowest_default], Ok(json!({"priorityClassName": "lowest-default", "priority": 5, "preemptionPolicy": "Never"}))),
+            (json!({"priorityClassName": "high", "priority": 1000}), vec![high.clone()], Ok(json!({"priorityClassName": "high", "priority": 1000, "preemptionPolicy": "PreemptLowerPriority"}))),
+            (json!({"priorityClassName": "missing"}), vec![high.clone()], Err("pods \"p\" is forbidden: no PriorityClass with name missing was found")),
+            (json!({"priorityClassName": "high", "priority": 7}), vec![high.clone()], Err("pods \"p\" is forbidden: the integer value of priority (7) must not be provided in pod spec; priority admission controller computed 1000 from the given PriorityClass name")),
+            (json!({"priorityClassName": "polite", "preemptionPolicy": "PreemptLowerPriority"}), vec![polite], Err("pods \"p\" is forbidden: the string value of PreemptionPolicy (PreemptLowerPriority) must not be provided in pod spec; priority admission controller computed Never from the given PriorityClass name")),
+        ];
+        for (spec, classes, want) in cases {
+            assert_eq!(admit(spec.clone(), &classes), want.map_err(String::from), "{spec}");
+        }
+    }
+
+    #[test]
+    fn through_the_api_server_with_the_system_classes() {
+        use crate::apiserver::{ApiRequest, ApiServer};
+        let now = crate::Timestamp::from_second(1_800_000_000).unwrap();
+        let mut api = ApiServer::new(1, now);
+        let create = |api: &mut ApiServer, name: &str, class: &str| {
+            let pod = json!({"metadata": {"name": name}, "spec": {"priorityClassName": class, "containers": [{"name": "c", "image": "hello"}]}});
+            api.handle(&ApiRequest::post("/api/v1/namespaces/default/pods", pod), now).into_response()
+        };
+        let created = create(&mut api, "critical", "system-node-critical");
+        assert_eq!(created.status, 201, "{}", created.message());
+        assert_eq!(created.json_body().unwrap()["spec"]["priority"], 2_000_001_000);
+        let refused = create(&mut api, "unknown", "gold");
+        assert_eq!((refused.status, refused.message()), (403, "pods \"unknown\" is forbidden: no PriorityClass with name gold was found".to_string()));
+        // An update that leaves the priority out keeps it.
+        let mut pod = created.json_body().unwrap().clone();
+        pod["spec"].as_object_mut().unwrap().remove("priority");
+        pod["metadata"]["labels"] = json!({"a": "b"});
+        let updated = api.handle(&ApiRequest::put("/api/v1/namespaces/default/pods/critical", pod), now).into_response();
+        assert_eq!(updated.status, 200, "{}", updated.message());
+        assert_eq!(updated.json_body().unwrap()["spec"]["priority"], 2_000_001_000);
+    }
+}
+
+#[test]
+fn affinity_and_spread_constraints_are_accepted_and_validated() {
+    let p = pod(json!({"containers": [{"name": "c", "image": "hello"}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}]}}},
+        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}}]}));
+    assert_eq!(validate_pod_spec(p.spec.as_ref().unwrap()), vec![]);
+    let bad = pod(json!({"containers": [{"name": "c", "image": "hello"}], "preemptionPolicy": "Sometimes",
+        "topologySpreadConstraints": [{"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"}]}));
+    let fields: Vec<String> = validate_pod_spec(bad.spec.as_ref().unwrap()).into_iter().map(|e| e.field).collect();
+    assert_eq!(fields, ["spec.topologySpreadConstraints[0].maxSkew", "spec.preemptionPolicy"]);
+}

@@ -1,19 +1,36 @@
 //! NodeName: a pod that names its node fits only there.
 
-use crate::scheduler::framework::{FilterPlugin, NodeInfo, PodInfo, Rejection};
+use crate::scheduler::framework::{ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Status};
 
 pub struct NodeName;
 
+pub const NAME: &str = "NodeName";
 pub const REASON: &str = "node(s) didn't match the requested node name";
 
-impl FilterPlugin for NodeName {
+fn wanted(pod: &PodInfo) -> Option<&str> {
+    pod.pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty())
+}
+
+impl Plugin for NodeName {
     fn name(&self) -> &'static str {
-        "NodeName"
+        NAME
     }
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-        match pod.pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty()) {
-            Some(wanted) if wanted != node.name() => Err(Rejection::unresolvable(REASON)),
+}
+
+impl FilterPlugin for NodeName {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Status> {
+        match wanted(pod) {
+            Some(name) if name != &*node.name => Err(Status::unresolvable(REASON)),
             _ => Ok(()),
+        }
+    }
+}
+
+impl EnqueueExtensions for NodeName {
+    fn queueing_hint(&self, pod: &PodInfo, event: &ClusterEvent<'_>) -> QueueingHint {
+        match event {
+            ClusterEvent::NodeAdded(node) => (wanted(pod) == Some(&node.name)).into(),
+            _ => QueueingHint::Skip,
         }
     }
 }
@@ -28,7 +45,7 @@ mod tests {
     fn table() {
         let cases = [(json!({"containers": []}), true), (json!({"containers": [], "nodeName": "n1"}), true), (json!({"containers": [], "nodeName": "n2"}), false)];
         for (spec, fits) in cases {
-            let result = NodeName.filter(&pod(spec.clone()), &node(json!({}), Default::default()));
+            let result = NodeName.filter(&CycleState::default(), &pod(spec.clone()), &node(json!({})));
             assert_eq!(result.is_ok(), fits, "{spec}");
         }
     }

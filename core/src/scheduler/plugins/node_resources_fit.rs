@@ -1,77 +1,151 @@
 //! NodeResourcesFit: the pod's requests must fit in what the node has left
-//! of its allocatable CPU, memory, pod slots and extended resources; and the
-//! LeastAllocated score, which spreads pods toward emptier nodes.
+//! of its allocatable CPU, memory, ephemeral storage, pod slots and extended
+//! resources. It also scores nodes by how much would be allocated, with one
+//! of kube-scheduler's strategies: LeastAllocated (the default: spread pods
+//! toward emptier nodes) or MostAllocated (pack them).
 
-use crate::scheduler::framework::{FilterPlugin, NodeInfo, PodInfo, Rejection, ScorePlugin, MAX_NODE_SCORE};
+use super::resource_allocation::{allocatable_and_requested, default_resources, Resource, ResourceWeight};
+use crate::scheduler::framework::{
+    ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Reason, ScorePlugin, Status, MAX_NODE_SCORE,
+};
 
-pub struct NodeResourcesFit;
+pub const NAME: &str = "NodeResourcesFit";
 
-impl FilterPlugin for NodeResourcesFit {
-    fn name(&self) -> &'static str {
-        "NodeResourcesFit"
-    }
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-        let (want, have, used) = (&pod.requests, &node.allocatable, &node.requested);
-        let mut reasons = Vec::new();
-        if used.pods + 1 > have.pods {
-            reasons.push("Too many pods".to_string());
-        }
-        if want.milli_cpu > 0 && used.milli_cpu + want.milli_cpu > have.milli_cpu {
-            reasons.push("Insufficient cpu".to_string());
-        }
-        if want.memory > 0 && used.memory + want.memory > have.memory {
-            reasons.push("Insufficient memory".to_string());
-        }
-        for (name, amount) in &want.extended {
-            let free = have.extended.get(name).copied().unwrap_or(0) - used.extended.get(name).copied().unwrap_or(0);
-            if *amount > 0 && *amount > free {
-                reasons.push(format!("Insufficient {name}"));
-            }
-        }
-        if reasons.is_empty() {
-            Ok(())
-        } else {
-            Err(Rejection { reasons, resolvable: true })
-        }
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ScoringStrategy {
+    #[default]
+    LeastAllocated,
+    MostAllocated,
+}
+
+pub struct NodeResourcesFit {
+    pub strategy: ScoringStrategy,
+    pub resources: Vec<ResourceWeight>,
+}
+
+impl Default for NodeResourcesFit {
+    fn default() -> Self {
+        NodeResourcesFit { strategy: ScoringStrategy::LeastAllocated, resources: default_resources() }
     }
 }
 
-/// Scores a node by the share of CPU and memory left free after placing the
-/// pod (equal weights), as kube-scheduler's default LeastAllocated strategy.
-pub struct LeastAllocated;
+/// Whether every request fits in what the node has left (the common
+/// answer, found without building any reasons).
+pub fn fits(pod: &PodInfo, node: &NodeInfo) -> bool {
+    let (want, have, used) = (&pod.requests, &node.allocatable, &node.requested);
+    let room = |wanted: i64, allocatable: i64, requested: i64| wanted <= 0 || wanted <= allocatable - requested;
+    (node.pods.len() as i64) < have.pods
+        && room(want.milli_cpu, have.milli_cpu, used.milli_cpu)
+        && room(want.memory, have.memory, used.memory)
+        && room(want.ephemeral_storage, have.ephemeral_storage, used.ephemeral_storage)
+        && want.extended.iter().all(|(name, amount)| room(*amount, have.extended(name), used.extended(name)))
+}
 
-/// kube-scheduler counts pods without requests as asking for this much, so
-/// that they still spread (DefaultMilliCPURequest, DefaultMemoryRequest).
-const DEFAULT_MILLI_CPU: i64 = 100;
-const DEFAULT_MEMORY: i64 = 200 * 1024 * 1024;
+/// What does not fit, and whether evicting pods could ever make it fit
+/// (not when the pod asks for more than the whole node has).
+pub fn insufficient(pod: &PodInfo, node: &NodeInfo) -> (Vec<Reason>, bool) {
+    let (want, have, used) = (&pod.requests, &node.allocatable, &node.requested);
+    let mut reasons: Vec<Reason> = Vec::new();
+    let mut unresolvable = false;
+    if node.pods.len() as i64 + 1 > have.pods {
+        reasons.push("Too many pods".into());
+    }
+    let mut check = |wanted: i64, allocatable: i64, requested: i64, reason: Reason| {
+        if wanted > 0 && wanted > allocatable - requested {
+            reasons.push(reason);
+            unresolvable |= wanted > allocatable;
+        }
+    };
+    check(want.milli_cpu, have.milli_cpu, used.milli_cpu, "Insufficient cpu".into());
+    check(want.memory, have.memory, used.memory, "Insufficient memory".into());
+    check(want.ephemeral_storage, have.ephemeral_storage, used.ephemeral_storage, "Insufficient ephemeral-storage".into());
+    for (name, amount) in &want.extended {
+        check(*amount, have.extended(name), used.extended(name), format!("Insufficient {name}").into());
+    }
+    (reasons, unresolvable)
+}
 
-fn free_share(capacity: i64, requested: i64) -> i64 {
-    if capacity <= 0 || requested > capacity {
+impl Plugin for NodeResourcesFit {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+}
+
+impl FilterPlugin for NodeResourcesFit {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Status> {
+        if fits(pod, node) {
+            return Ok(());
+        }
+        let (reasons, unresolvable) = insufficient(pod, node);
+        let code = if unresolvable { crate::scheduler::framework::Code::UnschedulableAndUnresolvable } else { crate::scheduler::framework::Code::Unschedulable };
+        Err(Status { code, reasons })
+    }
+}
+
+fn least_requested(requested: i64, capacity: i64) -> i64 {
+    if requested > capacity {
         0
     } else {
         (capacity - requested) * MAX_NODE_SCORE / capacity
     }
 }
 
-impl ScorePlugin for LeastAllocated {
-    fn name(&self) -> &'static str {
-        "NodeResourcesFit"
+fn most_requested(requested: i64, capacity: i64) -> i64 {
+    requested.min(capacity) * MAX_NODE_SCORE / capacity
+}
+
+impl ScorePlugin for NodeResourcesFit {
+    /// The weighted average over the scored resources of the share left
+    /// free (LeastAllocated) or used (MostAllocated) once the pod is placed.
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
+        let (mut total, mut weights) = (0, 0);
+        for r in &self.resources {
+            // CPU and memory inline; anything else through the general helper.
+            let (allocatable, requested) = match &r.resource {
+                Resource::Cpu => (node.allocatable.milli_cpu, node.non_zero_requested.milli_cpu + pod.non_zero.milli_cpu),
+                Resource::Memory => (node.allocatable.memory, node.non_zero_requested.memory + pod.non_zero.memory),
+                other => match allocatable_and_requested(node, pod, other, false) {
+                    Some(amounts) => amounts,
+                    None => continue,
+                },
+            };
+            if allocatable == 0 {
+                continue;
+            }
+            let score = match self.strategy {
+                ScoringStrategy::LeastAllocated => least_requested(requested, allocatable),
+                ScoringStrategy::MostAllocated => most_requested(requested, allocatable),
+            };
+            total += score * r.weight;
+            weights += r.weight;
+        }
+        if weights == 0 {
+            0
+        } else {
+            total / weights
+        }
     }
-    fn score(&self, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let cpu = if pod.requests.milli_cpu == 0 { DEFAULT_MILLI_CPU } else { pod.requests.milli_cpu };
-        let mem = if pod.requests.memory == 0 { DEFAULT_MEMORY } else { pod.requests.memory };
-        let cpu_score = free_share(node.allocatable.milli_cpu, node.requested.milli_cpu + cpu);
-        let mem_score = free_share(node.allocatable.memory, node.requested.memory + mem);
-        (cpu_score + mem_score) / 2
+}
+
+impl EnqueueExtensions for NodeResourcesFit {
+    fn queueing_hint(&self, pod: &PodInfo, event: &ClusterEvent<'_>) -> QueueingHint {
+        match event {
+            ClusterEvent::NodeAdded(node) => fits(pod, node).into(),
+            ClusterEvent::NodeUpdated { old, new } => (!fits(pod, old) && fits(pod, new)).into(),
+            // Any placed pod going frees room somewhere.
+            ClusterEvent::AssignedPodDeleted { .. } => QueueingHint::Queue,
+            _ => QueueingHint::Skip,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::framework::Resources;
-    use crate::scheduler::plugins::testing::{node, pod};
+    use crate::scheduler::framework::{Code, PodInfo};
+    use crate::scheduler::plugins::testing::{node, pod, score_all};
     use serde_json::json;
+    use std::sync::Arc;
 
     fn small_node() -> serde_json::Value {
         json!({"status": {"allocatable": {"cpu": "2", "memory": "1Gi", "pods": "3", "example.com/gpu": "1"}}})
@@ -81,34 +155,46 @@ mod tests {
         json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": memory}}}]})
     }
 
+    /// A node from `small_node` already running pods that request `cpu` and `memory` in total.
+    fn busy(pods: usize, cpu: &str, memory: &str) -> NodeInfo {
+        let mut n = node(small_node());
+        for i in 0..pods {
+            let spec = if i == 0 { requesting(cpu, memory) } else { json!({"containers": [{"name": "c"}]}) };
+            n.add_pod(Arc::new(PodInfo { key: ("default".into(), format!("x{i}")), ..pod(spec) }));
+        }
+        n
+    }
+
     #[test]
     fn filter_table() {
-        let used = |cpu, mem, pods| Resources { milli_cpu: cpu, memory: mem, pods, ..Default::default() };
         let gpu = json!({"containers": [{"name": "c", "resources": {"requests": {"example.com/gpu": "2"}}}]});
-        type Case<'a> = (serde_json::Value, Resources, Result<(), Vec<&'a str>>);
+        type Case<'a> = (serde_json::Value, NodeInfo, Result<(), (Code, Vec<&'a str>)>);
         let cases: Vec<Case> = vec![
-            (requesting("1", "512Mi"), used(0, 0, 0), Ok(())),
-            (requesting("1", "512Mi"), used(1000, 512 << 20, 1), Ok(())),
-            (requesting("1500m", "512Mi"), used(1000, 0, 1), Err(vec!["Insufficient cpu"])),
-            (requesting("1", "2Gi"), used(0, 0, 0), Err(vec!["Insufficient memory"])),
-            (requesting("3", "2Gi"), used(0, 0, 3), Err(vec!["Too many pods", "Insufficient cpu", "Insufficient memory"])),
-            (json!({"containers": [{"name": "c"}]}), used(2000, 1 << 30, 0), Ok(())),
-            (gpu, used(0, 0, 0), Err(vec!["Insufficient example.com/gpu"])),
+            (requesting("1", "512Mi"), busy(0, "0", "0"), Ok(())),
+            (requesting("1", "512Mi"), busy(1, "1", "512Mi"), Ok(())),
+            (requesting("1500m", "512Mi"), busy(1, "1", "0"), Err((Code::Unschedulable, vec!["Insufficient cpu"]))),
+            (requesting("1", "2Gi"), busy(0, "0", "0"), Err((Code::UnschedulableAndUnresolvable, vec!["Insufficient memory"]))),
+            (requesting("3", "2Gi"), busy(3, "0", "0"), Err((Code::UnschedulableAndUnresolvable, vec!["Too many pods", "Insufficient cpu", "Insufficient memory"]))),
+            (json!({"containers": [{"name": "c"}]}), busy(1, "2", "1Gi"), Ok(())),
+            (gpu, busy(0, "0", "0"), Err((Code::UnschedulableAndUnresolvable, vec!["Insufficient example.com/gpu"]))),
         ];
-        for (spec, requested, want) in cases {
-            let got = NodeResourcesFit.filter(&pod(spec.clone()), &node(small_node(), requested.clone())).map_err(|r| r.reasons);
-            let want = want.map_err(|v| v.into_iter().map(String::from).collect::<Vec<_>>());
-            assert_eq!(got, want, "{spec} on {requested:?}");
+        for (spec, n, want) in cases {
+            let got = NodeResourcesFit::default().filter(&CycleState::default(), &pod(spec.clone()), &n).map_err(|s| (s.code, s.reasons));
+            let want = want.map_err(|(c, v)| (c, v.into_iter().map(Reason::from).collect::<Vec<_>>()));
+            assert_eq!(got, want, "{spec} on {:?}", n.requested);
         }
     }
 
     #[test]
-    fn least_allocated_prefers_emptier_nodes() {
+    fn scoring_strategies() {
         let p = pod(requesting("500m", "256Mi"));
-        let empty = LeastAllocated.score(&p, &node(small_node(), Resources::default()));
-        let busy = LeastAllocated.score(&p, &node(small_node(), Resources { milli_cpu: 1000, memory: 512 << 20, ..Default::default() }));
-        assert_eq!(empty, 75); // (1.5/2 free cpu = 75) + (768/1024 free memory = 75), halved
-        assert_eq!(busy, 25);
-        assert!(empty > busy);
+        let nodes = [busy(0, "0", "0"), busy(1, "1", "512Mi")];
+        let least = NodeResourcesFit::default();
+        // (1.5/2 free cpu = 75) + (768/1024 free memory = 75), halved; then 25 for the busy one.
+        assert_eq!(score_all(&least, None, &p, &nodes), [75, 25]);
+        let most = NodeResourcesFit { strategy: ScoringStrategy::MostAllocated, ..Default::default() };
+        assert_eq!(score_all(&most, None, &p, &nodes), [25, 75]);
+        // A pod without requests counts as 100m and 200Mi when scoring.
+        assert_eq!(score_all(&least, None, &pod(json!({"containers": [{"name": "c"}]})), &nodes[..1]), [(95 + 80) / 2]);
     }
 }

@@ -1,27 +1,43 @@
-//! NodeUnschedulable: a cordoned node takes no new pods, unless the pod
-//! tolerates the `node.kubernetes.io/unschedulable` taint.
+//! NodeUnschedulable: a cordoned node (`spec.unschedulable`) takes no new
+//! pods, unless the pod tolerates the `node.kubernetes.io/unschedulable`
+//! NoSchedule taint.
 
-use crate::scheduler::framework::{FilterPlugin, NodeInfo, PodInfo, Rejection};
+use super::taint_toleration::tolerates;
+use crate::scheduler::framework::{ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Status};
+use k8s_openapi::api::core::v1::Taint;
 
 pub struct NodeUnschedulable;
 
+pub const NAME: &str = "NodeUnschedulable";
 pub const REASON: &str = "node(s) were unschedulable";
+pub const TAINT: &str = "node.kubernetes.io/unschedulable";
+
+impl Plugin for NodeUnschedulable {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+}
 
 impl FilterPlugin for NodeUnschedulable {
-    fn name(&self) -> &'static str {
-        "NodeUnschedulable"
-    }
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-        let cordoned = node.node.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
-        let tolerated = pod.pod.spec.iter().flat_map(|s| s.tolerations.iter().flatten()).any(|t| {
-            let key_ok = t.key.as_deref() == Some("node.kubernetes.io/unschedulable")
-                || (t.key.as_deref().unwrap_or("").is_empty() && t.operator.as_deref() == Some("Exists"));
-            key_ok && t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "NoSchedule")
-        });
-        if cordoned && !tolerated {
-            Err(Rejection::unresolvable(REASON))
-        } else {
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Status> {
+        if !node.unschedulable() {
+            return Ok(());
+        }
+        let taint = Taint { key: TAINT.into(), effect: "NoSchedule".into(), ..Default::default() };
+        if pod.tolerations().iter().any(|t| tolerates(t, &taint)) {
             Ok(())
+        } else {
+            Err(Status::unresolvable(REASON))
+        }
+    }
+}
+
+impl EnqueueExtensions for NodeUnschedulable {
+    fn queueing_hint(&self, _: &PodInfo, event: &ClusterEvent<'_>) -> QueueingHint {
+        match event {
+            ClusterEvent::NodeAdded(node) => (!node.unschedulable()).into(),
+            ClusterEvent::NodeUpdated { old, new } => (old.unschedulable() && !new.unschedulable()).into(),
+            _ => QueueingHint::Skip,
         }
     }
 }
@@ -34,14 +50,23 @@ mod tests {
 
     #[test]
     fn table() {
-        let tolerant = json!({"containers": [], "tolerations": [{"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}]});
+        let tolerant = json!({"containers": [], "tolerations": [{"key": TAINT, "operator": "Exists", "effect": "NoSchedule"}]});
         let cases = [
             (json!({"containers": []}), json!({}), true),
             (json!({"containers": []}), json!({"spec": {"unschedulable": true}}), false),
             (tolerant, json!({"spec": {"unschedulable": true}}), true),
+            (json!({"containers": [], "tolerations": [{"operator": "Exists"}]}), json!({"spec": {"unschedulable": true}}), true),
         ];
         for (spec, n, fits) in cases {
-            assert_eq!(NodeUnschedulable.filter(&pod(spec.clone()), &node(n.clone(), Default::default())).is_ok(), fits, "{spec} {n}");
+            assert_eq!(NodeUnschedulable.filter(&CycleState::default(), &pod(spec.clone()), &node(n.clone())).is_ok(), fits, "{spec} {n}");
         }
+    }
+
+    #[test]
+    fn uncordoning_requeues() {
+        let p = pod(json!({"containers": []}));
+        let (cordoned, open) = (node(json!({"spec": {"unschedulable": true}})), node(json!({})));
+        assert_eq!(NodeUnschedulable.queueing_hint(&p, &ClusterEvent::NodeUpdated { old: &cordoned, new: &open }), QueueingHint::Queue);
+        assert_eq!(NodeUnschedulable.queueing_hint(&p, &ClusterEvent::NodeUpdated { old: &open, new: &cordoned }), QueueingHint::Skip);
     }
 }

@@ -1,44 +1,98 @@
 //! TaintToleration: a node's NoSchedule and NoExecute taints keep off pods
-//! that do not tolerate them. (NotReady and unreachable nodes carry such
-//! taints, which is how the scheduler avoids them.)
+//! that do not tolerate them (NotReady and unreachable nodes carry such
+//! taints, which is how new pods avoid them); PreferNoSchedule taints only
+//! lower a node's score.
 
-use crate::scheduler::framework::{FilterPlugin, NodeInfo, PodInfo, Rejection};
+use super::helper::default_normalize;
+use crate::scheduler::framework::{
+    ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, PreScorePlugin, QueueingHint, ScorePlugin, Status,
+};
+use crate::scheduler::snapshot::Snapshot;
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 pub struct TaintToleration;
 
-/// Whether one toleration matches one taint (Kubernetes' ToleratesTaint).
+pub const NAME: &str = "TaintToleration";
+
+/// Whether one toleration matches one taint (Kubernetes' `ToleratesTaint`).
 pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
     let effect_ok = toleration.effect.as_deref().is_none_or(|e| e.is_empty() || e == taint.effect);
-    let key = toleration.key.as_deref().unwrap_or("");
-    let key_ok = key.is_empty() || key == taint.key;
-    let value_ok = match toleration.operator.as_deref().unwrap_or("Equal") {
+    let key_ok = toleration.key.as_deref().is_none_or(|k| k.is_empty() || k == taint.key);
+    let value_ok = match toleration.operator.as_deref().unwrap_or("") {
+        "" | "Equal" => toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
         "Exists" => true,
-        _ => toleration.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
+        _ => false,
     };
-    effect_ok && key_ok && value_ok && (!key.is_empty() || toleration.operator.as_deref() == Some("Exists"))
+    effect_ok && key_ok && value_ok
+}
+
+/// The first NoSchedule or NoExecute taint of `node` no toleration matches.
+pub fn untolerated_taint<'a>(node: &'a NodeInfo, tolerations: &[Toleration]) -> Option<&'a Taint> {
+    if !node.has_filtering_taints {
+        return None;
+    }
+    node.taints()
+        .iter()
+        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+        .find(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))
+}
+
+impl Plugin for TaintToleration {
+    fn name(&self) -> &'static str {
+        NAME
+    }
 }
 
 impl FilterPlugin for TaintToleration {
-    fn name(&self) -> &'static str {
-        "TaintToleration"
-    }
-    fn filter(&self, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-        let tolerations: Vec<&Toleration> = pod.pod.spec.iter().flat_map(|s| s.tolerations.iter().flatten()).collect();
-        let untolerated = node
-            .node
-            .spec
-            .iter()
-            .flat_map(|s| s.taints.iter().flatten())
-            .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
-            .find(|taint| !tolerations.iter().any(|t| tolerates(t, taint)));
-        match untolerated {
-            Some(taint) => Err(Rejection::unresolvable(format!(
-                "node(s) had untolerated taint {{{}: {}}}",
-                taint.key,
-                taint.value.as_deref().unwrap_or("")
-            ))),
+    fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Status> {
+        match untolerated_taint(node, pod.tolerations()) {
+            Some(taint) => Err(Status::unresolvable(format!("node(s) had untolerated taint {{{}: {}}}", taint.key, taint.value.as_deref().unwrap_or("")))),
             None => Ok(()),
+        }
+    }
+}
+
+/// The pod's tolerations that can match PreferNoSchedule taints.
+#[derive(Clone)]
+struct PreferNoScheduleTolerations(Vec<Toleration>);
+
+impl PreScorePlugin for TaintToleration {
+    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], _: &Snapshot) -> Result<(), Status> {
+        let tolerations = pod.tolerations().iter().filter(|t| t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "PreferNoSchedule")).cloned().collect();
+        state.write(PreferNoScheduleTolerations(tolerations));
+        Ok(())
+    }
+}
+
+impl ScorePlugin for TaintToleration {
+    /// How many PreferNoSchedule taints the pod does not tolerate.
+    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
+        if !node.has_preference_taints {
+            return 0;
+        }
+        let own;
+        let tolerations = match state.read::<PreferNoScheduleTolerations>() {
+            Some(t) => &t.0,
+            None => {
+                own = pod.tolerations().to_vec();
+                &own
+            }
+        };
+        node.taints().iter().filter(|t| t.effect == "PreferNoSchedule" && !tolerations.iter().any(|tol| tolerates(tol, t))).count() as i64
+    }
+
+    fn normalize(&self, _: &CycleState, _: &PodInfo, _: &[&NodeInfo], scores: &mut [i64]) {
+        default_normalize(true, scores);
+    }
+}
+
+impl EnqueueExtensions for TaintToleration {
+    fn queueing_hint(&self, pod: &PodInfo, event: &ClusterEvent<'_>) -> QueueingHint {
+        let fits = |node: &NodeInfo| untolerated_taint(node, pod.tolerations()).is_none();
+        match event {
+            ClusterEvent::NodeAdded(node) => fits(node).into(),
+            ClusterEvent::NodeUpdated { old, new } => (!fits(old) && fits(new)).into(),
+            _ => QueueingHint::Skip,
         }
     }
 }
@@ -46,11 +100,11 @@ impl FilterPlugin for TaintToleration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::plugins::testing::{node, pod};
+    use crate::scheduler::plugins::testing::{node, pod, score_all};
     use serde_json::json;
 
     #[test]
-    fn table() {
+    fn filter_table() {
         let tainted = json!({"spec": {"taints": [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}]}});
         let soft = json!({"spec": {"taints": [{"key": "dedicated", "value": "gpu", "effect": "PreferNoSchedule"}]}});
         let cases = [
@@ -62,16 +116,28 @@ mod tests {
             (json!({"containers": []}), soft, Ok(())),
         ];
         for (spec, n, want) in cases {
-            let got = TaintToleration.filter(&pod(spec.clone()), &node(n.clone(), Default::default())).map_err(|r| r.reasons[0].clone());
+            let got = TaintToleration.filter(&CycleState::default(), &pod(spec.clone()), &node(n.clone())).map_err(|r| r.reasons[0].to_string());
             assert_eq!(got, want.map_err(String::from), "{spec} {n}");
         }
     }
 
     #[test]
-    fn equal_operator_compares_values() {
+    fn equal_operator_compares_values_and_unknown_operators_match_nothing() {
         let taint = Taint { key: "dedicated".into(), value: Some("gpu".into()), effect: "NoSchedule".into(), ..Default::default() };
-        let t = |v: &str| Toleration { key: Some("dedicated".into()), value: Some(v.into()), effect: Some("NoSchedule".into()), ..Default::default() };
-        assert!(tolerates(&t("gpu"), &taint));
-        assert!(!tolerates(&t("cpu"), &taint));
+        let t = |op: &str, v: &str| Toleration { key: Some("dedicated".into()), operator: Some(op.into()), value: Some(v.into()), effect: Some("NoSchedule".into()), ..Default::default() };
+        assert!(tolerates(&t("Equal", "gpu"), &taint));
+        assert!(!tolerates(&t("Equal", "cpu"), &taint));
+        assert!(tolerates(&t("Exists", ""), &taint));
+        assert!(!tolerates(&t("Gt", "gpu"), &taint));
+    }
+
+    #[test]
+    fn prefer_no_schedule_taints_lower_the_score() {
+        let taints = |n: usize| json!({"metadata": {"name": format!("n{n}")}, "spec": {"taints": (0..n).map(|i| json!({"key": format!("k{i}"), "effect": "PreferNoSchedule"})).collect::<Vec<_>>()}});
+        let nodes = [node(taints(0)), node(taints(1)), node(taints(2))];
+        let scores = score_all(&TaintToleration, Some(&TaintToleration), &pod(json!({"containers": []})), &nodes);
+        assert_eq!(scores, [100, 50, 0]);
+        let tolerant = pod(json!({"containers": [], "tolerations": [{"key": "k0", "operator": "Exists", "effect": "PreferNoSchedule"}]}));
+        assert_eq!(score_all(&TaintToleration, Some(&TaintToleration), &tolerant, &nodes), [100, 100, 0]);
     }
 }

@@ -1,0 +1,216 @@
+//! One scheduling cycle for one pod (kube-scheduler's `schedulePod`):
+//! PreFilter; Filter node after node until enough feasible ones are found;
+//! PostFilter if none; otherwise PreScore, Score, NormalizeScore and the
+//! best total. It only reads the cluster: binding, preemption's evictions
+//! and status writes are the caller's (`commit`).
+
+use super::decision::{fit_error_message, NodeVerdict, Rejection, NO_NODES};
+use super::framework::runtime::MAX_SCORE_PLUGINS;
+use super::framework::{CycleState, Diagnosis, Framework, NodeInfo, PodInfo, PostFilterContext, PostFilterResult, Status};
+use super::nominator::Nominator;
+use super::sampling::feasible_nodes_to_find;
+use super::snapshot::Snapshot;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+pub enum CycleOutcome {
+    /// The pod fits `node`; `state` goes on to Reserve.
+    Fits { node: Arc<str>, state: CycleState },
+    Unschedulable {
+        /// The FailedScheduling message (FitError, then PostFilter's part).
+        message: String,
+        /// The plugins that rejected the pod (for requeueing).
+        rejected_by: BTreeSet<&'static str>,
+        /// A preemption to carry out, if PostFilter found one.
+        preemption: Option<PostFilterResult>,
+    },
+}
+
+pub struct Cycle {
+    pub outcome: CycleOutcome,
+    pub verdicts: Vec<NodeVerdict>,
+    pub score_columns: Vec<(&'static str, i64)>,
+}
+
+/// Reads the cluster for one cycle.
+pub struct CycleContext<'a> {
+    pub framework: &'a Framework,
+    pub snapshot: &'a Snapshot,
+    pub nominator: &'a Nominator,
+}
+
+fn rejected(node: &NodeInfo, plugin: &'static str, status: Status) -> NodeVerdict {
+    NodeVerdict {
+        node: node.name.clone(),
+        rejection: Some(Box::new(Rejection { plugin, code: status.code, reasons: status.reasons })),
+        scores: [0; MAX_SCORE_PLUGINS],
+        total: 0,
+    }
+}
+
+fn passed(node: &NodeInfo) -> NodeVerdict {
+    NodeVerdict { node: node.name.clone(), rejection: None, scores: [0; MAX_SCORE_PLUGINS], total: 0 }
+}
+
+impl CycleContext<'_> {
+    /// Runs the cycle. `next_start` is where the previous cycle stopped
+    /// filtering (so every node gets its turn); it is moved on.
+    pub fn schedule(&self, pod: &PodInfo, next_start: &mut usize) -> Cycle {
+        let no_verdicts = |outcome| Cycle { outcome, verdicts: Vec::new(), score_columns: Vec::new() };
+        if self.snapshot.is_empty() {
+            // Upstream treats this as an error, retried after its back-off; it is
+            // handled as a rejection here so that the first node to join takes it.
+            return no_verdicts(CycleOutcome::Unschedulable { message: NO_NODES.into(), rejected_by: BTreeSet::new(), preemption: None });
+        }
+        let mut state = CycleState::default();
+        let narrowed = match self.framework.run_pre_filters(&mut state, pod, self.snapshot) {
+            Ok(narrowed) => narrowed,
+            Err((plugin, status)) => return self.pre_filter_rejection(&state, pod, plugin, status),
+        };
+        let (mut verdicts, feasible) = self.find_feasible(&state, pod, narrowed.as_ref(), next_start);
+        if feasible.is_empty() {
+            let mut diagnosis = Diagnosis::default();
+            for v in &verdicts {
+                let r = v.rejection.as_ref().expect("no feasible node");
+                diagnosis.statuses.insert(v.node.clone(), Status { code: r.code, reasons: r.reasons.clone() });
+                diagnosis.unschedulable_plugins.insert(r.plugin);
+            }
+            if narrowed.is_some() {
+                diagnosis.absent = Some(Status::unresolvable(format!("node(s) didn't satisfy plugin(s) [{}]", narrowing_plugins(self.framework))));
+            }
+            let outcome = self.post_filter(&state, pod, diagnosis);
+            return Cycle { outcome, verdicts, score_columns: Vec::new() };
+        }
+        let feasible_nodes: Vec<&NodeInfo> = feasible.iter().map(|&(_, n)| n).collect();
+        if feasible.len() == 1 {
+            // One candidate: nothing to compare, so nothing is scored (as upstream).
+            return Cycle { outcome: CycleOutcome::Fits { node: feasible_nodes[0].name.clone(), state }, verdicts, score_columns: Vec::new() };
+        }
+        if let Err((plugin, status)) = self.framework.run_pre_scores(&mut state, pod, &feasible_nodes, self.snapshot) {
+            let message = format!("running PreScore plugin {plugin}: {}", status.message());
+            return Cycle { outcome: CycleOutcome::Unschedulable { message, rejected_by: BTreeSet::new(), preemption: None }, verdicts, score_columns: Vec::new() };
+        }
+        let mut score_columns = Vec::new();
+        let mut scores = vec![0i64; feasible.len()];
+        // Each feasible node's verdict, in the order of `feasible`.
+        let mut scored: Vec<&mut NodeVerdict> = Vec::with_capacity(feasible.len());
+        let mut positions = feasible.iter().map(|&(at, _)| at).peekable();
+        for (i, verdict) in verdicts.iter_mut().enumerate() {
+            if positions.peek() == Some(&i) {
+                positions.next();
+                scored.push(verdict);
+            }
+        }
+        for (column, (plugin, weight)) in self.framework.active_scorers(&state).take(MAX_SCORE_PLUGINS).enumerate() {
+            for (score, node) in scores.iter_mut().zip(&feasible_nodes) {
+                *score = plugin.score(&state, pod, node);
+            }
+            plugin.normalize(&state, pod, &feasible_nodes, &mut scores);
+            for (&score, verdict) in scores.iter().zip(scored.iter_mut()) {
+                verdict.scores[column] = score.clamp(0, i64::from(i16::MAX)) as i16;
+                verdict.total += score * weight;
+            }
+            score_columns.push((plugin.name(), *weight));
+        }
+        drop(scored);
+        // The highest total wins; ties go to the node looked at first.
+        let best = feasible.iter().map(|&(at, _)| at).reduce(|best, at| if verdicts[at].total > verdicts[best].total { at } else { best }).expect("feasible");
+        let node = verdicts[best].node.clone();
+        Cycle { outcome: CycleOutcome::Fits { node, state }, verdicts, score_columns }
+    }
+
+    /// Filters nodes in turn, from `next_start`, until enough fit. Returns
+    /// every verdict made, and the feasible nodes with their verdict index.
+    fn find_feasible<'s>(&'s self, state: &CycleState, pod: &PodInfo, narrowed: Option<&BTreeSet<String>>, next_start: &mut usize) -> (Vec<NodeVerdict>, Vec<(usize, &'s NodeInfo)>) {
+        let expected = feasible_nodes_to_find(self.framework.percentage_of_nodes_to_score, self.snapshot.len());
+        let mut verdicts = Vec::with_capacity(expected + 1);
+        let mut feasible = Vec::with_capacity(expected + 1);
+        // With no pod nominated anywhere (the usual case), the filters that
+        // run this cycle are listed once instead of checked per node.
+        let active = self.framework.active_filters(state);
+        let run = |node: &NodeInfo| {
+            if self.nominator.is_empty() {
+                Framework::run_active_filters(&active, state, pod, node)
+            } else {
+                self.framework.run_filters_with_nominated(state, pod, node, self.snapshot, self.nominator)
+            }
+        };
+        let check = |node: &'s NodeInfo, verdicts: &mut Vec<NodeVerdict>, feasible: &mut Vec<(usize, &'s NodeInfo)>| match run(node) {
+            Ok(()) => {
+                feasible.push((verdicts.len(), node));
+                verdicts.push(passed(node));
+                true
+            }
+            Err((plugin, status)) => {
+                verdicts.push(rejected(node, plugin, status));
+                false
+            }
+        };
+        // A pod that preemption made room for tries that node first.
+        if let Some(nominated) = pod.nominated_node.as_deref().and_then(|n| self.snapshot.get(n)) {
+            if narrowed.is_none_or(|names| names.contains(&*nominated.name)) && check(nominated, &mut verdicts, &mut feasible) {
+                return (verdicts, feasible);
+            }
+            verdicts.clear();
+        }
+        // Narrowed cycles visit the named nodes; others every node in the node tree's order.
+        let named: Vec<&NodeInfo> = narrowed.map(|names| names.iter().filter_map(|n| self.snapshot.get(n)).collect()).unwrap_or_default();
+        let order = self.snapshot.order();
+        let count = if narrowed.is_some() { named.len() } else { order.len() };
+        let node_at = |i: usize| if narrowed.is_some() { named[i] } else { self.snapshot.at(order[i]) };
+        if count == 0 {
+            return (verdicts, feasible);
+        }
+        let wanted = feasible_nodes_to_find(self.framework.percentage_of_nodes_to_score, count);
+        let start = *next_start % count;
+        let mut processed = 0;
+        for i in 0..count {
+            processed += 1;
+            if check(node_at((start + i) % count), &mut verdicts, &mut feasible) && feasible.len() >= wanted {
+                break;
+            }
+        }
+        *next_start = (start + processed) % count;
+        (verdicts, feasible)
+    }
+
+    /// A PreFilter rejected the pod: every node shares that verdict.
+    fn pre_filter_rejection(&self, state: &CycleState, pod: &PodInfo, plugin: &'static str, status: Status) -> Cycle {
+        let verdicts: Vec<NodeVerdict> = self.snapshot.order().iter().map(|&i| rejected(self.snapshot.at(i), plugin, status.clone())).collect();
+        let diagnosis = Diagnosis {
+            statuses: verdicts.iter().map(|v| (v.node.clone(), status.clone())).collect(),
+            pre_filter_message: Some(status.message()),
+            unschedulable_plugins: [plugin].into(),
+            ..Default::default()
+        };
+        let outcome = if status.is_rejection() {
+            self.post_filter(state, pod, diagnosis)
+        } else {
+            CycleOutcome::Unschedulable { message: format!("running PreFilter plugin {plugin}: {}", status.message()), rejected_by: BTreeSet::new(), preemption: None }
+        };
+        Cycle { outcome, verdicts, score_columns: Vec::new() }
+    }
+
+    /// Runs the PostFilters (preemption) and composes the FailedScheduling message.
+    fn post_filter(&self, state: &CycleState, pod: &PodInfo, diagnosis: Diagnosis) -> CycleOutcome {
+        let mut message = fit_error_message(&diagnosis, self.snapshot.len());
+        let ctx = PostFilterContext { framework: self.framework, snapshot: self.snapshot, nominator: self.nominator };
+        let mut preemption = None;
+        for plugin in &self.framework.post_filters {
+            match plugin.post_filter(&ctx, state, pod, &diagnosis) {
+                Ok(result) => {
+                    preemption = Some(result);
+                    break;
+                }
+                Err(status) if status.is_rejection() => message.push_str(&format!(" {}", status.message())),
+                Err(_) => {}
+            }
+        }
+        CycleOutcome::Unschedulable { message, rejected_by: diagnosis.unschedulable_plugins, preemption }
+    }
+}
+
+/// The plugins whose PreFilter can narrow a cycle to some nodes.
+fn narrowing_plugins(framework: &Framework) -> String {
+    framework.pre_filters.iter().map(|p| p.name()).filter(|n| *n == super::plugins::node_affinity::NAME).collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,85 @@
+//! NodeResourcesBalancedAllocation: prefers nodes whose CPU and memory would
+//! be used in similar proportions once the pod is placed, so that neither
+//! runs out while the other sits idle. Score: (1 - standard deviation of
+//! the used fractions) × 100.
+
+use super::resource_allocation::{allocatable_and_requested, default_resources, requests_nothing, ResourceWeight};
+use crate::scheduler::framework::{CycleState, NodeInfo, Plugin, PodInfo, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE};
+use crate::scheduler::snapshot::Snapshot;
+
+pub const NAME: &str = "NodeResourcesBalancedAllocation";
+
+pub struct BalancedAllocation {
+    pub resources: Vec<ResourceWeight>,
+}
+
+impl Default for BalancedAllocation {
+    fn default() -> Self {
+        BalancedAllocation { resources: default_resources() }
+    }
+}
+
+impl Plugin for BalancedAllocation {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+}
+
+impl PreScorePlugin for BalancedAllocation {
+    /// A pod that requests nothing cannot unbalance anything: not scored.
+    fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], _: &Snapshot) -> Result<(), Status> {
+        if requests_nothing(pod, &self.resources) {
+            Err(Status::skip())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl ScorePlugin for BalancedAllocation {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
+        let fraction = |r: &ResourceWeight| allocatable_and_requested(node, pod, &r.resource, true).map(|(allocatable, requested)| (requested as f64 / allocatable as f64).min(1.0));
+        let std = match &self.resources[..] {
+            // The usual two resources: the deviation is half the difference.
+            [a, b] => match (fraction(a), fraction(b)) {
+                (Some(a), Some(b)) => ((a - b) / 2.0).abs(),
+                _ => 0.0,
+            },
+            resources => {
+                let fractions: Vec<f64> = resources.iter().filter_map(fraction).collect();
+                match fractions.len() {
+                    0 | 1 => 0.0,
+                    2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
+                    len => {
+                        let mean = fractions.iter().sum::<f64>() / len as f64;
+                        (fractions.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / len as f64).sqrt()
+                    }
+                }
+            }
+        };
+        ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::plugins::testing::{node, pod, score_all};
+    use serde_json::json;
+
+    #[test]
+    fn table() {
+        let n = node(json!({"status": {"allocatable": {"cpu": "4", "memory": "4Gi"}}}));
+        let requesting = |cpu: &str, mem: &str| pod(json!({"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}]}));
+        let ba = BalancedAllocation::default();
+        let cases = [
+            (requesting("2", "2Gi"), 100), // 1/2 and 1/2
+            (requesting("2", "1Gi"), 87),  // 1/2 and 1/4: std 1/8
+            (requesting("4", "0"), 50),    // 1 and 0: std 1/2
+        ];
+        for (p, want) in cases {
+            assert_eq!(score_all(&ba, Some(&ba), &p, std::slice::from_ref(&n)), [want]);
+        }
+        assert_eq!(score_all(&ba, Some(&ba), &pod(json!({"containers": [{"name": "c"}]})), &[n]), [0], "best-effort pods are not scored");
+    }
+}
