@@ -33,6 +33,7 @@ pub mod snapshot;
 pub use decision::{Decision, NodeVerdict, Outcome, Rejection};
 pub use queue::{QueueConfig, QueueLengths};
 
+use crate::apiserver::resources::{NAMESPACES, NODES, PODS};
 use crate::apiserver::ApiServer;
 use cycle::CycleContext;
 use framework::{Framework, PodInfo};
@@ -78,6 +79,8 @@ pub struct Scheduler {
     tables: VecDeque<PodKey>,
     /// Where the next cycle starts filtering (so every node gets its turn).
     next_start_node: usize,
+    /// The store names of the resources it follows: pods, nodes, namespaces.
+    watched: [Arc<str>; 3],
 }
 
 impl Default for Scheduler {
@@ -99,6 +102,7 @@ impl Scheduler {
             decisions: BTreeMap::new(),
             tables: VecDeque::new(),
             next_start_node: 0,
+            watched: [&PODS, &NODES, &NAMESPACES].map(|r| r.storage_name().into()),
         }
     }
 

@@ -279,3 +279,11 @@ fn sampling_filters_only_enough_nodes_in_a_large_cluster_and_moves_on() {
     assert_eq!(second.evaluated, 230);
     assert_ne!(first.nodes[0].node, second.nodes[0].node);
 }
+
+#[test]
+fn the_scheduler_can_move_between_threads() {
+    // node-host runs the control plane on an async runtime's threads.
+    fn send<T: Send>() {}
+    send::<Scheduler>();
+    send::<crate::ControlPlane>();
+}
