@@ -30,19 +30,11 @@ impl FieldValidation {
 /// Decodes `value` as `T`. A wrong type is a 400 naming the field; unknown
 /// fields are returned, and are an error under `Strict`.
 pub fn decode<T: DeserializeOwned>(value: &Value, validation: FieldValidation) -> Result<(T, Vec<String>), ApiError> {
+    // The path of a type error is tracked only when there is one: tracking
+    // it on every decode allocated for every key of every object written.
     let mut unknown = Vec::new();
     let mut record = |path: serde_ignored::Path<'_>| unknown.push(field_path(&path));
-    let deserializer = serde_ignored::Deserializer::new(value, &mut record);
-    let typed: T = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::bad_request(if path == "." {
-            format!("error decoding request body: {}", e.inner())
-        } else {
-            format!("error decoding request body: {path}: {}", e.inner())
-        })
-    })?;
-    // `status` is tolerated on create/update (it is replaced by the server), as are
-    // the type fields that k8s-openapi does not keep as struct fields.
+    let typed: T = serde_ignored::deserialize(value, &mut record).map_err(|_| decode_error::<T>(value))?;
     unknown.retain(|p| p != "apiVersion" && p != "kind");
     if validation == FieldValidation::Strict && !unknown.is_empty() {
         let list = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect::<Vec<_>>().join(", ");
@@ -51,8 +43,21 @@ pub fn decode<T: DeserializeOwned>(value: &Value, validation: FieldValidation) -
     Ok((typed, unknown))
 }
 
-/// Renders a path the way Kubernetes names fields: `spec.containers[0].name`
-/// (serde_ignored's own rendering shows `?` for every optional field).
+/// The error for a body that does not decode, naming the field at fault.
+fn decode_error<T: DeserializeOwned>(value: &Value) -> ApiError {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(_) => ApiError::bad_request("error decoding request body"),
+        Err(e) => {
+            let path = e.path().to_string();
+            ApiError::bad_request(if path == "." {
+                format!("error decoding request body: {}", e.inner())
+            } else {
+                format!("error decoding request body: {path}: {}", e.inner())
+            })
+        }
+    }
+}
+
 fn field_path(path: &serde_ignored::Path<'_>) -> String {
     use serde_ignored::Path;
     match path {

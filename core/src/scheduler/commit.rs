@@ -155,6 +155,7 @@ fn update_status(api: &mut ApiServer, key: &PodKey, now: Timestamp, change: impl
 /// An Event about a pod, from the scheduler.
 fn record_event(api: &mut ApiServer, pod: &PodKey, uid: &str, kind: &str, reason: &str, message: &str, now: Timestamp) {
     let (ns, name) = pod;
+    let stamp = json!(Time(now));
     let event = json!({
         "apiVersion": "v1",
         "kind": "Event",
@@ -165,8 +166,8 @@ fn record_event(api: &mut ApiServer, pod: &PodKey, uid: &str, kind: &str, reason
         "type": kind,
         "source": {"component": SCHEDULER_NAME},
         "reportingComponent": SCHEDULER_NAME,
-        "firstTimestamp": Time(now),
-        "lastTimestamp": Time(now),
+        "firstTimestamp": stamp.clone(),
+        "lastTimestamp": stamp,
         "count": 1,
     });
     api.handle(&ApiRequest::post(EVENTS.path(Some(ns), None), event).as_user(USER), now);

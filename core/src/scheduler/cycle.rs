@@ -32,6 +32,32 @@ pub struct Cycle {
     pub score_columns: Vec<(&'static str, i64)>,
 }
 
+/// Buffers reused from one cycle to the next: a cycle over hundreds of
+/// nodes needs arrays of that size, and allocating them anew each time was
+/// a large part of a cycle's cost in wasm, whose allocator is slow with
+/// large blocks.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Verdict tables given back by decisions that no longer keep theirs.
+    pub spare_tables: Vec<Vec<NodeVerdict>>,
+    /// Where each feasible node's verdict is in the table.
+    feasible_at: Vec<usize>,
+    scores: Vec<i64>,
+}
+
+/// Spare tables kept at most.
+const SPARE_TABLES: usize = 4;
+
+impl Scratch {
+    /// Takes back a table a decision no longer needs.
+    pub fn give_back(&mut self, mut table: Vec<NodeVerdict>) {
+        if self.spare_tables.len() < SPARE_TABLES && table.capacity() > 0 {
+            table.clear();
+            self.spare_tables.push(table);
+        }
+    }
+}
+
 /// Reads the cluster for one cycle.
 pub struct CycleContext<'a> {
     pub framework: &'a Framework,
@@ -55,7 +81,7 @@ fn passed(node: &NodeInfo) -> NodeVerdict {
 impl CycleContext<'_> {
     /// Runs the cycle. `next_start` is where the previous cycle stopped
     /// filtering (so every node gets its turn); it is moved on.
-    pub fn schedule(&self, pod: &PodInfo, next_start: &mut usize) -> Cycle {
+    pub fn schedule(&self, pod: &PodInfo, next_start: &mut usize, scratch: &mut Scratch) -> Cycle {
         let no_verdicts = |outcome| Cycle { outcome, verdicts: Vec::new(), score_columns: Vec::new() };
         if self.snapshot.is_empty() {
             // Upstream treats this as an error, retried after its back-off; it is
@@ -67,8 +93,8 @@ impl CycleContext<'_> {
             Ok(narrowed) => narrowed,
             Err((plugin, status)) => return self.pre_filter_rejection(&state, pod, plugin, status),
         };
-        let (mut verdicts, feasible) = self.find_feasible(&state, pod, narrowed.as_ref(), next_start);
-        if feasible.is_empty() {
+        let (mut verdicts, feasible_nodes) = self.find_feasible(&state, pod, narrowed.as_ref(), next_start, scratch);
+        if feasible_nodes.is_empty() {
             let mut diagnosis = Diagnosis::default();
             for v in &verdicts {
                 let r = v.rejection.as_ref().expect("no feasible node");
@@ -81,8 +107,7 @@ impl CycleContext<'_> {
             let outcome = self.post_filter(&state, pod, diagnosis);
             return Cycle { outcome, verdicts, score_columns: Vec::new() };
         }
-        let feasible_nodes: Vec<&NodeInfo> = feasible.iter().map(|&(_, n)| n).collect();
-        if feasible.len() == 1 {
+        if feasible_nodes.len() == 1 {
             // One candidate: nothing to compare, so nothing is scored (as upstream).
             return Cycle { outcome: CycleOutcome::Fits { node: feasible_nodes[0].name.clone(), state }, verdicts, score_columns: Vec::new() };
         }
@@ -91,40 +116,36 @@ impl CycleContext<'_> {
             return Cycle { outcome: CycleOutcome::Unschedulable { message, rejected_by: BTreeSet::new(), preemption: None }, verdicts, score_columns: Vec::new() };
         }
         let mut score_columns = Vec::new();
-        let mut scores = vec![0i64; feasible.len()];
-        // Each feasible node's verdict, in the order of `feasible`.
-        let mut scored: Vec<&mut NodeVerdict> = Vec::with_capacity(feasible.len());
-        let mut positions = feasible.iter().map(|&(at, _)| at).peekable();
-        for (i, verdict) in verdicts.iter_mut().enumerate() {
-            if positions.peek() == Some(&i) {
-                positions.next();
-                scored.push(verdict);
-            }
-        }
+        let scores = &mut scratch.scores;
+        scores.clear();
+        scores.resize(feasible_nodes.len(), 0);
         for (column, (plugin, weight)) in self.framework.active_scorers(&state).take(MAX_SCORE_PLUGINS).enumerate() {
             for (score, node) in scores.iter_mut().zip(&feasible_nodes) {
                 *score = plugin.score(&state, pod, node);
             }
-            plugin.normalize(&state, pod, &feasible_nodes, &mut scores);
-            for (&score, verdict) in scores.iter().zip(scored.iter_mut()) {
+            plugin.normalize(&state, pod, &feasible_nodes, scores);
+            for (&score, &at) in scores.iter().zip(&scratch.feasible_at) {
+                let verdict = &mut verdicts[at];
                 verdict.scores[column] = score.clamp(0, i64::from(i16::MAX)) as i16;
                 verdict.total += score * weight;
             }
             score_columns.push((plugin.name(), *weight));
         }
-        drop(scored);
         // The highest total wins; ties go to the node looked at first.
-        let best = feasible.iter().map(|&(at, _)| at).reduce(|best, at| if verdicts[at].total > verdicts[best].total { at } else { best }).expect("feasible");
+        let best = scratch.feasible_at.iter().copied().reduce(|best, at| if verdicts[at].total > verdicts[best].total { at } else { best }).expect("feasible");
         let node = verdicts[best].node.clone();
         Cycle { outcome: CycleOutcome::Fits { node, state }, verdicts, score_columns }
     }
 
     /// Filters nodes in turn, from `next_start`, until enough fit. Returns
-    /// every verdict made, and the feasible nodes with their verdict index.
-    fn find_feasible<'s>(&'s self, state: &CycleState, pod: &PodInfo, narrowed: Option<&BTreeSet<String>>, next_start: &mut usize) -> (Vec<NodeVerdict>, Vec<(usize, &'s NodeInfo)>) {
+    /// every verdict made and the feasible nodes (whose verdicts'
+    /// positions are left in `scratch.feasible_at`).
+    fn find_feasible<'s>(&'s self, state: &CycleState, pod: &PodInfo, narrowed: Option<&BTreeSet<String>>, next_start: &mut usize, scratch: &mut Scratch) -> (Vec<NodeVerdict>, Vec<&'s NodeInfo>) {
         let expected = feasible_nodes_to_find(self.framework.percentage_of_nodes_to_score, self.snapshot.len());
-        let mut verdicts = Vec::with_capacity(expected + 1);
+        let mut verdicts = scratch.spare_tables.pop().unwrap_or_else(|| Vec::with_capacity(expected + 1));
         let mut feasible = Vec::with_capacity(expected + 1);
+        let feasible_at = &mut scratch.feasible_at;
+        feasible_at.clear();
         // With no pod nominated anywhere (the usual case), the filters that
         // run this cycle are listed once instead of checked per node.
         let active = self.framework.active_filters(state);
@@ -135,9 +156,10 @@ impl CycleContext<'_> {
                 self.framework.run_filters_with_nominated(state, pod, node, self.snapshot, self.nominator)
             }
         };
-        let check = |node: &'s NodeInfo, verdicts: &mut Vec<NodeVerdict>, feasible: &mut Vec<(usize, &'s NodeInfo)>| match run(node) {
+        let mut check = |node: &'s NodeInfo, verdicts: &mut Vec<NodeVerdict>, feasible: &mut Vec<&'s NodeInfo>| match run(node) {
             Ok(()) => {
-                feasible.push((verdicts.len(), node));
+                feasible_at.push(verdicts.len());
+                feasible.push(node);
                 verdicts.push(passed(node));
                 true
             }

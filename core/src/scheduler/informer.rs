@@ -66,15 +66,16 @@ impl Scheduler {
             Ok(events) => events.cloned().collect(),
             Err(_) => return self.relist(api, now),
         };
-        let (nodes, pods, namespaces) = (NODES.storage_name(), PODS.storage_name(), NAMESPACES.storage_name());
+        let [pods, nodes, namespaces] = &self.watched;
+        let (pods, nodes, namespaces) = (pods.clone(), nodes.clone(), namespaces.clone());
         for event in events {
             self.cursor = event.revision;
             let resource = event.key.resource.as_str();
-            if resource == pods {
+            if resource == &*pods {
                 self.observe_pod(pod_key(&event.key), event.event_type, &event.object, now);
-            } else if resource == nodes {
+            } else if resource == &*nodes {
                 self.observe_node(&event.key.name, event.event_type, &event.object, event.previous.as_deref(), now);
-            } else if resource == namespaces {
+            } else if resource == &*namespaces {
                 self.observe_namespace(&event.key.name, event.event_type, &event.object, now);
             }
         }

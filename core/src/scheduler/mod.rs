@@ -33,6 +33,7 @@ pub mod snapshot;
 pub use decision::{Decision, NodeVerdict, Outcome, Rejection};
 pub use queue::{QueueConfig, QueueLengths};
 
+use crate::apiserver::resources::{NAMESPACES, NODES, PODS};
 use crate::apiserver::ApiServer;
 use cycle::CycleContext;
 use framework::{Framework, PodInfo};
@@ -78,6 +79,9 @@ pub struct Scheduler {
     tables: VecDeque<PodKey>,
     /// Where the next cycle starts filtering (so every node gets its turn).
     next_start_node: usize,
+    /// The store names of the resources it follows: pods, nodes, namespaces.
+    watched: [Arc<str>; 3],
+    scratch: cycle::Scratch,
 }
 
 impl Default for Scheduler {
@@ -99,6 +103,8 @@ impl Scheduler {
             decisions: BTreeMap::new(),
             tables: VecDeque::new(),
             next_start_node: 0,
+            watched: [&PODS, &NODES, &NAMESPACES].map(|r| r.storage_name().into()),
+            scratch: cycle::Scratch::default(),
         }
     }
 
@@ -130,7 +136,7 @@ impl Scheduler {
                 continue;
             }
             self.snapshot.prepare();
-            let cycle = CycleContext { framework: &self.framework, snapshot: &self.snapshot, nominator: &self.nominator }.schedule(&queued.info, &mut self.next_start_node);
+            let cycle = CycleContext { framework: &self.framework, snapshot: &self.snapshot, nominator: &self.nominator }.schedule(&queued.info, &mut self.next_start_node, &mut self.scratch);
             let decision = self.commit(api, queued, cycle, now);
             self.remember(key.clone(), decision);
             decided.push(key);
@@ -147,7 +153,7 @@ impl Scheduler {
         while self.tables.len() > DECISION_TABLES_KEPT {
             let old = self.tables.pop_front().expect("over the limit");
             if let Some(d) = self.decisions.get_mut(&old) {
-                d.nodes = Vec::new();
+                self.scratch.give_back(std::mem::take(&mut d.nodes));
             }
         }
     }

@@ -21,6 +21,9 @@ pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
 #[derive(Debug, Default)]
 pub struct Snapshot {
     nodes: Vec<NodeInfo>,
+    /// Each node's generation, by position, densely: caches that check
+    /// every node for changes read this instead of every NodeInfo.
+    generations: Vec<u64>,
     index: BTreeMap<Arc<str>, usize>,
     /// Positions in `nodes`, zone by zone in turn (upstream's NodeTree), so
     /// that sampling a share of the nodes still sees every zone.
@@ -74,6 +77,11 @@ impl Snapshot {
         &self.nodes[position]
     }
 
+    /// Every node's generation, by position (see `NodeInfo::generation`).
+    pub fn generations(&self) -> &[u64] {
+        &self.generations
+    }
+
     fn rebuild_order(&mut self) {
         let mut zones: Vec<(String, Vec<usize>)> = Vec::new();
         // Nodes by name within a zone, zones in order of their first node:
@@ -105,6 +113,7 @@ impl Snapshot {
                 }
                 self.count_images(&self.nodes[i].images.keys().cloned().collect::<Vec<_>>(), false);
                 self.count_images(&new.images.keys().cloned().collect::<Vec<_>>(), true);
+                self.generations[i] = new.generation;
                 Some(std::mem::replace(&mut self.nodes[i], new))
             }
             None => {
@@ -112,6 +121,7 @@ impl Snapshot {
                 info.index = self.nodes.len();
                 self.count_images(&info.images.keys().cloned().collect::<Vec<_>>(), true);
                 self.index.insert(info.name.clone(), self.nodes.len());
+                self.generations.push(info.generation);
                 self.nodes.push(info);
                 self.order_stale = true;
                 None
@@ -123,6 +133,7 @@ impl Snapshot {
     pub fn remove_node(&mut self, name: &str) -> Option<NodeInfo> {
         let i = self.index.remove(name)?;
         let gone = self.nodes.swap_remove(i);
+        self.generations.swap_remove(i);
         if i < self.nodes.len() {
             self.nodes[i].index = i;
             let moved = self.nodes[i].name.clone();
@@ -156,12 +167,14 @@ impl Snapshot {
         self.pods_with_required_anti_affinity += usize::from(!pod.required_anti_affinity.is_empty());
         self.pods_with_affinity += usize::from(pod.has_affinity());
         self.nodes[i].add_pod(pod);
+        self.generations[i] = self.nodes[i].generation;
         true
     }
 
     pub fn remove_pod(&mut self, node: &str, key: &PodKey) -> Option<Arc<PodInfo>> {
         let &i = self.index.get(node)?;
         let pod = self.nodes[i].remove_pod(key)?;
+        self.generations[i] = self.nodes[i].generation;
         self.pods_with_required_anti_affinity -= usize::from(!pod.required_anti_affinity.is_empty());
         self.pods_with_affinity -= usize::from(pod.has_affinity());
         Some(pod)

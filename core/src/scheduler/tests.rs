@@ -279,3 +279,47 @@ fn sampling_filters_only_enough_nodes_in_a_large_cluster_and_moves_on() {
     assert_eq!(second.evaluated, 230);
     assert_ne!(first.nodes[0].node, second.nodes[0].node);
 }
+
+#[test]
+fn the_scheduler_can_move_between_threads() {
+    // node-host runs the control plane on an async runtime's threads.
+    fn send<T: Send>() {}
+    send::<Scheduler>();
+    send::<crate::ControlPlane>();
+}
+
+/// A Reserve plugin that refuses every pod and records what it gave back.
+struct Refusing(std::sync::Mutex<Vec<String>>);
+
+impl framework::Plugin for Refusing {
+    fn name(&self) -> &'static str {
+        "Refusing"
+    }
+}
+
+impl framework::ReservePlugin for Refusing {
+    fn reserve(&self, _: &mut framework::CycleState, _: &PodInfo, node: &str) -> Result<(), framework::Status> {
+        Err(framework::Status::error(format!("no room left on {node}")))
+    }
+    fn unreserve(&self, _: &mut framework::CycleState, pod: &PodInfo, node: &str) {
+        self.0.lock().unwrap().push(format!("{} from {node}", pod.name()));
+    }
+}
+
+#[test]
+fn a_failed_reserve_is_unreserved_and_the_pod_backs_off_without_binding() {
+    let mut api = ApiServer::new(1, now());
+    let refusing = std::sync::Arc::new(Refusing(Default::default()));
+    let mut framework = plugins::default_framework();
+    framework.reserves.push(refusing.clone());
+    let mut scheduler = Scheduler::new(framework, QueueConfig::default());
+    create(&mut api, "/api/v1/nodes", node_object("n", "1", json!({}), json!([])), now());
+    create(&mut api, "/api/v1/namespaces/default/pods", pod_object("p", json!({}), json!({})), now());
+    scheduler.schedule_pending(&mut api, now());
+    assert!(pod(&api, "p")["spec"]["nodeName"].is_null());
+    assert_eq!(*refusing.0.lock().unwrap(), ["p from n"]);
+    assert_eq!(events(&api, "FailedScheduling"), [("p".to_string(), "binding rejected: no room left on n".to_string())]);
+    // An error is retried only after its back-off, even with the scheduler idle.
+    assert_eq!(scheduler.queue_lengths(), QueueLengths { active: 0, backoff: 1, unschedulable: 0 });
+    assert_eq!(scheduler.next_wake(), Some(at(1000)));
+}

@@ -35,7 +35,7 @@ pub enum Domain {
 /// One constraint's matching-pod counts, by domain, as of one cycle.
 #[derive(Clone, Debug)]
 pub struct DomainCounts {
-    topology_key: String,
+    topology_key: Arc<str>,
     /// Domain names (topology values), by number.
     names: Arc<Vec<String>>,
     /// By node position: the NodeInfo generation read, and its domain.
@@ -53,7 +53,7 @@ impl DomainCounts {
                 return if d == NO_DOMAIN { Domain::Missing } else { Domain::At(d as usize) };
             }
         }
-        let Some(value) = node.labels().get(&self.topology_key) else { return Domain::Missing };
+        let Some(value) = node.labels().get(&*self.topology_key) else { return Domain::Missing };
         match self.names.iter().position(|n| n == value) {
             Some(d) => Domain::At(d),
             None => {
@@ -73,7 +73,7 @@ impl DomainCounts {
                 return (d != NO_DOMAIN).then_some(Some(d as usize));
             }
         }
-        let value = node.labels().get(&self.topology_key)?;
+        let value = node.labels().get(&*self.topology_key)?;
         Some(self.names.iter().position(|n| n == value))
     }
 
@@ -114,7 +114,7 @@ impl DomainCounts {
 struct Entry {
     namespace: String,
     selector: Selector,
-    topology_key: String,
+    topology_key: Arc<str>,
     names: Arc<Vec<String>>,
     index: BTreeMap<String, u32>,
     node_domains: Arc<Vec<(u64, u32)>>,
@@ -128,11 +128,14 @@ impl Entry {
         self.matching.resize(nodes.len(), 0);
         let node_domains = Arc::make_mut(&mut self.node_domains);
         node_domains.resize(nodes.len(), (0, NO_DOMAIN));
-        for (position, node) in nodes.iter().enumerate() {
-            if node_domains[position].0 == node.generation {
+        // Only nodes whose generation moved are read (the dense list of
+        // generations is scanned, not every NodeInfo).
+        for (position, &generation) in snapshot.generations().iter().enumerate() {
+            if node_domains[position].0 == generation {
                 continue;
             }
-            let domain = match node.labels().get(&self.topology_key) {
+            let node = &nodes[position];
+            let domain = match node.labels().get(&*self.topology_key) {
                 Some(value) => match self.index.get(value) {
                     Some(&d) => d,
                     None => {
@@ -158,7 +161,7 @@ pub struct CountCache {
 
 impl CountCache {
     fn position(&self, namespace: &str, c: &Constraint) -> Option<usize> {
-        self.entries.iter().position(|e| e.namespace == namespace && e.topology_key == c.topology_key && e.selector == c.selector)
+        self.entries.iter().position(|e| e.namespace == namespace && *e.topology_key == *c.topology_key && e.selector == c.selector)
     }
 
     /// Brings the entry for pods of `namespace` matching the constraint's
@@ -175,7 +178,7 @@ impl CountCache {
                 Entry {
                     namespace: namespace.to_string(),
                     selector: c.selector.clone(),
-                    topology_key: c.topology_key.clone(),
+                    topology_key: c.topology_key.as_str().into(),
                     names: Arc::default(),
                     index: BTreeMap::new(),
                     node_domains: Arc::default(),
@@ -200,17 +203,28 @@ impl CountCache {
         // node with the keys is included: no per-node policy check needed.
         let everywhere = pod.required_node_affinity.is_empty() && constraints.iter().all(|c| !c.honor_node_taints);
         let mut counts: Vec<Vec<Option<i64>>> = at.iter().map(|&e| vec![None; self.entries[e].names.len()]).collect();
-        for (position, node) in snapshot.nodes().iter().enumerate() {
-            if at.iter().any(|&e| self.entries[e].node_domains[position].1 == NO_DOMAIN) {
-                continue;
+        if everywhere && at.len() == 1 {
+            // The usual case, over the per-node arrays alone.
+            let entry = &self.entries[at[0]];
+            for (&(_, domain), &matching) in entry.node_domains.iter().zip(&entry.matching) {
+                if domain != NO_DOMAIN {
+                    let slot = &mut counts[0][domain as usize];
+                    *slot = Some(slot.unwrap_or(0) + i64::from(matching));
+                }
             }
-            for (k, c) in constraints.iter().enumerate() {
-                if !everywhere && !c.includes(pod, node) {
+        } else {
+            for (position, node) in snapshot.nodes().iter().enumerate() {
+                if at.iter().any(|&e| self.entries[e].node_domains[position].1 == NO_DOMAIN) {
                     continue;
                 }
-                let entry = &self.entries[at[k]];
-                let slot = &mut counts[k][entry.node_domains[position].1 as usize];
-                *slot = Some(slot.unwrap_or(0) + i64::from(entry.matching[position]));
+                for (k, c) in constraints.iter().enumerate() {
+                    if !everywhere && !c.includes(pod, node) {
+                        continue;
+                    }
+                    let entry = &self.entries[at[k]];
+                    let slot = &mut counts[k][entry.node_domains[position].1 as usize];
+                    *slot = Some(slot.unwrap_or(0) + i64::from(entry.matching[position]));
+                }
             }
         }
         at.iter()
