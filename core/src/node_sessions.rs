@@ -13,7 +13,7 @@
 
 use crate::apiserver::watch::SharedEvent;
 use crate::apiserver::{authz, ApiError, ApiRequest, ApiResponse, ApiResult, WatchId};
-use crate::protocol::{NodeMessage, PlaneMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION};
+use crate::protocol::{NodeMessage, PlaneMessage, PROTOCOL_VERSION};
 use crate::{ControlPlane, Timestamp};
 use std::collections::{BTreeMap, HashMap};
 
@@ -46,8 +46,6 @@ impl Asker {
     }
 }
 
-/// Room left in a message for the envelope around a relayed response.
-const RELAY_ENVELOPE_BYTES: usize = 4096;
 
 #[derive(Debug, Default)]
 pub struct NodeSessions {
@@ -127,7 +125,7 @@ impl NodeSessions {
                     return vec![PlaneMessage::RelayResponse { id, response: ApiResponse::error(&refused) }];
                 }
                 match plane.handle(&request, now) {
-                    ApiResult::Response(response) => vec![PlaneMessage::RelayResponse { id, response: fit_for_relay(response) }],
+                    ApiResult::Response(response) => vec![PlaneMessage::RelayResponse { id, response }],
                     ApiResult::Watch { id: watch, initial } => self.opened(session, watch, Asker::Relay(id), initial),
                 }
             }
@@ -199,21 +197,6 @@ impl NodeSessions {
             plane.node_unreachable(&node, now);
         }
     }
-}
-
-/// A response the socket would refuse as too large becomes an error that
-/// says how to ask for less, instead of closing the node-host's session.
-fn fit_for_relay(response: ApiResponse) -> ApiResponse {
-    let size = serde_json::to_vec(&response.body).map_or(0, |bytes| bytes.len());
-    if size + RELAY_ENVELOPE_BYTES <= MAX_MESSAGE_BYTES {
-        return response;
-    }
-    ApiResponse::error(&ApiError::Internal {
-        message: format!(
-            "the response is {size} bytes, more than the {MAX_MESSAGE_BYTES}-byte limit of the relay to the page; \
-             list in pages (kubectl get --chunk-size=500, or limit and continue)"
-        ),
-    })
 }
 
 #[cfg(test)]
@@ -326,14 +309,5 @@ mod tests {
         plane.handle(&ApiRequest::post("/api/v1/nodes", serde_json::json!({"metadata": {"name": "two"}})), now());
         let delivered = sessions.deliver(&mut plane);
         assert!(!delivered.is_empty() && delivered.iter().all(|(_, m)| matches!(m, PlaneMessage::WatchEvent { id: 9, .. })), "{delivered:?}");
-    }
-
-    #[test]
-    fn a_response_too_large_for_the_socket_becomes_an_error_that_says_what_to_do() {
-        let small = ApiResponse::text(200, "fine");
-        assert_eq!(fit_for_relay(small.clone()), small);
-        let huge = fit_for_relay(ApiResponse::text(200, "x".repeat(MAX_MESSAGE_BYTES)));
-        assert_eq!(huge.status, 500);
-        assert!(huge.message().contains("--chunk-size"), "{}", huge.message());
     }
 }

@@ -75,6 +75,26 @@ pub fn encode<T: Serialize>(message: &T) -> String {
     serde_json::to_string(message).expect("protocol messages always serialize")
 }
 
+/// Encodes a message for the page's socket to a node-host. A relayed
+/// response the node-host would refuse as too large becomes an error that
+/// says how to ask for less, instead of closing the node's session.
+pub fn encode_for_node(message: &PlaneMessage) -> String {
+    let text = encode(message);
+    match message {
+        PlaneMessage::RelayResponse { id, .. } if text.len() > MAX_MESSAGE_BYTES => {
+            let error = crate::apiserver::ApiError::Internal {
+                message: format!(
+                    "the response is {} bytes, more than the {MAX_MESSAGE_BYTES}-byte limit of the relay to the page; \
+                     list in pages (kubectl get --chunk-size=500, or limit and continue)",
+                    text.len()
+                ),
+            };
+            encode(&PlaneMessage::RelayResponse { id: *id, response: ApiResponse::error(&error) })
+        }
+        _ => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +105,16 @@ mod tests {
         let text = encode(&msg);
         assert!(text.starts_with(r#"{"type":"log","podUid":"u""#), "{text}");
         assert_eq!(decode::<NodeMessage>(&text), Ok(msg));
+    }
+
+    #[test]
+    fn a_relayed_response_too_large_for_the_socket_becomes_an_error_that_says_what_to_do() {
+        let small = PlaneMessage::RelayResponse { id: 1, response: ApiResponse::text(200, "fine") };
+        assert_eq!(encode_for_node(&small), encode(&small));
+        let huge = PlaneMessage::RelayResponse { id: 2, response: ApiResponse::text(200, "x".repeat(MAX_MESSAGE_BYTES)) };
+        let Ok(PlaneMessage::RelayResponse { id: 2, response }) = decode::<PlaneMessage>(&encode_for_node(&huge)) else { panic!("not a relayed response") };
+        assert_eq!(response.status, 500);
+        assert!(response.message().contains("--chunk-size"), "{}", response.message());
     }
 
     #[test]

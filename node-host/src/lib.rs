@@ -59,14 +59,10 @@ pub struct Running {
     pub api: Option<ApiServing>,
 }
 
-/// The Kubernetes API over HTTPS, as written in the kubeconfig.
+/// The Kubernetes API being served over HTTPS (its credentials and CA are in the kubeconfig).
 pub struct ApiServing {
-    pub addr: SocketAddr,
     /// The API's URL, as written in the kubeconfig.
     pub url: String,
-    pub credentials: Vec<kube_api::Credential>,
-    /// The CA that signed the API's serving certificate.
-    pub ca_pem: String,
     pub server: JoinHandle<std::io::Result<()>>,
     handle: axum_server::Handle<SocketAddr>,
 }
@@ -91,13 +87,13 @@ async fn serve_kube_api(config: &ApiConfig, calls: UnboundedSender<standalone::A
     kubeconfig::write(&config.kubeconfig, &url, &identity.ca_pem, &credentials)?;
     // The API has bearer tokens; the page's join token has no use here, and an empty one matches nothing.
     let guard = std::sync::Arc::new(security::Guard::new(String::new(), addr, allow_origins));
-    let api = kube_api::KubeApi { calls, credentials: std::sync::Arc::new(credentials.clone()), guard: guard.clone() };
+    let api = kube_api::KubeApi { calls, credentials: std::sync::Arc::new(credentials), guard: guard.clone() };
     let app = server::api_router(guard, api, dist);
     let tls = tls::rustls_config(&identity).await?;
     let handle = axum_server::Handle::new();
     let serving = handle.clone();
     let server = tokio::spawn(async move { axum_server::from_tcp_rustls(listener, tls)?.handle(serving).serve(app.into_make_service()).await });
-    Ok(ApiServing { addr, url, credentials, ca_pem: identity.ca_pem, server, handle })
+    Ok(ApiServing { url, server, handle })
 }
 
 impl Running {

@@ -10,7 +10,7 @@ use crate::node::SessionEvent;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
-use tabernetes_core::apiserver::watch::SharedEvent;
+use tabernetes_core::apiserver::watch::{SharedEvent, BOOKMARK_INTERVAL_SECS};
 use tabernetes_core::apiserver::{ApiRequest, ApiResponse, ApiResult, Method, WatchId};
 use tabernetes_core::node_sessions::{NodeSessions, SessionId};
 use tabernetes_core::protocol::{self, NodeMessage};
@@ -22,8 +22,6 @@ use tokio::sync::oneshot;
 const LOCAL_SESSION: u64 = 1;
 /// How often controllers get a tick (timers, back-offs, heartbeats checks).
 const TICK: Duration = Duration::from_millis(500);
-/// Kubernetes sends watch bookmarks about once a minute.
-const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
 /// A changed state is written at most this often, and at shutdown.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
 
@@ -72,7 +70,7 @@ impl ClusterLoop {
             return;
         }
         let mut tick = tokio::time::interval(TICK);
-        let mut bookmarks = tokio::time::interval(BOOKMARK_EVERY);
+        let mut bookmarks = tokio::time::interval(Duration::from_secs(BOOKMARK_INTERVAL_SECS));
         let mut save = tokio::time::interval(SAVE_EVERY);
         loop {
             tokio::select! {

@@ -12,6 +12,7 @@ use crate::node_host_link::Link;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
+use tabernetes_core::apiserver::watch::BOOKMARK_INTERVAL_SECS;
 use tabernetes_core::apiserver::ApiRequest;
 use tabernetes_core::control_plane::ADMIN;
 use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
@@ -24,8 +25,6 @@ use tabernetes_core::{manifest, ControlPlane, SignedDuration, Timestamp};
 use yew::Callback;
 
 pub const IN_PAGE_NODE: &str = "in-page";
-/// Kubernetes sends watch bookmarks about once a minute.
-const BOOKMARK_EVERY_SECS: i64 = 60;
 
 /// The browser's wall clock; the cluster runs on its virtual `Clock`, which follows it.
 fn real_now() -> Timestamp {
@@ -116,7 +115,7 @@ impl Cluster {
     }
 
     /// When the control plane or the in-page kubelet next has something to do.
-    fn next_wake(&self) -> Option<Timestamp> {
+    pub fn next_wake(&self) -> Option<Timestamp> {
         [self.plane.next_wake(), self.in_page.next_wake()].into_iter().flatten().min()
     }
 
@@ -224,9 +223,15 @@ impl ClusterHandle {
         }
     }
 
+    /// Delivers everything pending (see `deliver`), then tells the UI.
+    fn pump(&self) {
+        self.deliver();
+        self.changed();
+    }
+
     /// Delivers everything pending between the plane, the in-page kubelet and
     /// the node-host links, until nothing moves. Starts pods afterwards.
-    fn pump(&self) {
+    fn deliver(&self) {
         let mut starts: Vec<ContainerLaunch> = Vec::new();
         {
             let mut guard = self.inner.borrow_mut();
@@ -267,7 +272,6 @@ impl ClusterHandle {
                 move |report| handle.on_in_page_report(report),
             );
         }
-        self.changed();
     }
 
     fn on_in_page_report(&self, report: Report) {
@@ -287,13 +291,19 @@ impl ClusterHandle {
     /// Advances the clock: controllers, kubelet back-offs, heartbeats, and
     /// about once a minute bookmarks for watches that asked for them.
     pub fn tick(&self) {
+        self.advance();
+        self.changed();
+    }
+
+    /// `tick` without telling the UI (a step runs many in a row).
+    fn advance(&self) {
         {
             let mut guard = self.inner.borrow_mut();
             let c = &mut *guard;
             let now = c.now();
             c.plane.tick(now);
             c.in_page.tick(now);
-            if now.duration_since(c.bookmarked).as_secs() >= BOOKMARK_EVERY_SECS {
+            if now.duration_since(c.bookmarked).as_secs() >= BOOKMARK_INTERVAL_SECS as i64 {
                 c.bookmarked = now;
                 // A bookmark is only sent to a watch that has every event before it.
                 for (session, message) in c.sessions.deliver(&mut c.plane) {
@@ -305,12 +315,13 @@ impl ClusterHandle {
                 }
             }
         }
-        self.pump();
+        self.deliver();
     }
 
     pub fn pause(&self, paused: bool) {
         {
             let mut c = self.inner.borrow_mut();
+            // Time until now passes at the old setting.
             c.now();
             if paused {
                 c.clock.pause();
@@ -324,6 +335,7 @@ impl ClusterHandle {
     pub fn set_speed(&self, factor: f64) {
         {
             let mut c = self.inner.borrow_mut();
+            // Time until now passes at the old speed.
             c.now();
             c.clock.set_speed(factor);
         }
@@ -359,8 +371,9 @@ impl ClusterHandle {
                 let next = c.next_wake().filter(|wake| *wake > now && *wake < target).unwrap_or(target);
                 c.clock.step_to(Some(next));
             }
-            self.tick();
+            self.advance();
         }
+        self.changed();
     }
 
     /// Writes the snapshot to IndexedDB if the store changed since the last

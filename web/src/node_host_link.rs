@@ -47,7 +47,7 @@ impl Link {
 
     pub fn send(&self, message: &PlaneMessage) {
         if let Some(socket) = &self.socket {
-            let _ = socket.send_with_str(&protocol::encode(message));
+            let _ = socket.send_with_str(&protocol::encode_for_node(message));
         }
     }
 

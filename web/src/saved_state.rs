@@ -3,6 +3,8 @@
 //! restored when the page loads, so a reload or a closed tab loses nothing.
 
 use rexie::{ObjectStore, Rexie, TransactionMode};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 
 const DATABASE: &str = "tabernetes";
@@ -10,13 +12,24 @@ const STORE: &str = "snapshots";
 /// One cluster per origin: the playground has one.
 const KEY: &str = "cluster";
 
-async fn open() -> Result<Rexie, String> {
-    Rexie::builder(DATABASE)
+thread_local! {
+    /// The database, opened once: the page saves every few seconds.
+    static OPENED: RefCell<Option<Rc<Rexie>>> = const { RefCell::new(None) };
+}
+
+async fn open() -> Result<Rc<Rexie>, String> {
+    if let Some(db) = OPENED.with_borrow(Clone::clone) {
+        return Ok(db);
+    }
+    let db = Rexie::builder(DATABASE)
         .version(1)
         .add_object_store(ObjectStore::new(STORE))
         .build()
         .await
-        .map_err(|e| format!("IndexedDB is not available: {e}"))
+        .map_err(|e| format!("IndexedDB is not available: {e}"))?;
+    let db = Rc::new(db);
+    OPENED.with_borrow_mut(|opened| *opened = Some(db.clone()));
+    Ok(db)
 }
 
 fn failed(what: &str) -> impl Fn(rexie::Error) -> String + '_ {

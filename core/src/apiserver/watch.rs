@@ -13,6 +13,9 @@ use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+/// How often drivers send BOOKMARK events (Kubernetes sends them about once a minute).
+pub const BOOKMARK_INTERVAL_SECS: u64 = 60;
+
 pub type WatchId = u64;
 
 #[derive(Clone, Debug)]

@@ -25,7 +25,7 @@ pub fn clock_panel(props: &Props) -> Html {
     let speed = clock.speed();
     let time = clock.now().strftime("%Y-%m-%d %H:%M:%S UTC").to_string();
     let instant = clock.now().to_string();
-    let next = cluster.plane.next_wake().map(|t| (t.as_second() - clock.now().as_second()).max(0));
+    let next = cluster.next_wake().map(|t| (t.as_second() - clock.now().as_second()).max(0));
     drop(cluster);
 
     let on_pause = {
