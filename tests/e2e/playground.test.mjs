@@ -73,6 +73,13 @@ async function startNodeHost() {
   return { child, url };
 }
 
+/** Both nodes registered and Ready: the in-page node and this machine through node-host. */
+async function bothNodesReady() {
+  for (const name of ['in-page', NODE_NAME]) {
+    await page.waitForSelector(`#nodes tr[data-node="${name}"] td.status.ok`, { timeout: 30_000 });
+  }
+}
+
 before(async () => {
   ({ child: nodeHost, url: joinUrl } = await startNodeHost());
   browser = await chromium.launch({
@@ -84,10 +91,7 @@ before(async () => {
   page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`[page] ${m.text()}\n`); });
   page.on('pageerror', (e) => process.stderr.write(`[page error] ${e}\n`));
   await page.goto(joinUrl);
-  // Both nodes registered and Ready: the in-page node and this machine through node-host.
-  for (const name of ['in-page', NODE_NAME]) {
-    await page.waitForSelector(`#nodes tr[data-node="${name}"] td.status.ok`, { timeout: 30_000 });
-  }
+  await bothNodesReady();
 });
 
 after(async () => {
@@ -309,17 +313,13 @@ test('the cluster survives a reload (IndexedDB), and Reset starts a new one', as
   // Saved within a few seconds of the change.
   await page.waitForFunction((rv) => Number(document.querySelector('#saved')?.dataset.revision) >= rv, revision, { timeout: 15_000 });
   await page.reload();
-  for (const name of ['in-page', NODE_NAME]) {
-    await page.waitForSelector(`#nodes tr[data-node="${name}"] td.status.ok`, { timeout: 30_000 });
-  }
+  await bothNodesReady();
   // The restored cluster is the one kubectl sees, through the re-joined node-host.
   assert.equal(await kubectl('get', 'configmap', 'kept', '-o', 'jsonpath={.data.learner}'), 'notes');
   assert.ok(Number(await page.locator('#saved').getAttribute('data-revision')) >= revision);
 
   await Promise.all([page.waitForEvent('load', { timeout: 30_000 }), page.click('#reset')]);
-  for (const name of ['in-page', NODE_NAME]) {
-    await page.waitForSelector(`#nodes tr[data-node="${name}"] td.status.ok`, { timeout: 30_000 });
-  }
+  await bothNodesReady();
   const gone = await kubectlFails('get', 'configmap', 'kept');
   assert.match(gone, /NotFound|not found/);
 });
