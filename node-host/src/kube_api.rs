@@ -2,10 +2,10 @@
 //! work: authentication by bearer token, a size cap checked before a body is
 //! parsed, JSON or YAML bodies, and watch streams as newline-delimited JSON.
 //! Everything else is the control plane's `handle`, reached through
-//! `standalone::ApiCall` (or relayed to the page's, in browser mode).
+//! an `ApiCall` to whoever serves the cluster: `standalone`'s control plane,
+//! or the node loop's `relay` to the page's.
 
 use crate::security::Guard;
-use crate::standalone::{ApiCall, ApiReply};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method as HttpMethod, StatusCode};
@@ -18,7 +18,8 @@ use subtle::ConstantTimeEq;
 use tabernetes_core::apiserver::authz::{AUTHENTICATED, MASTERS, VIEWER};
 use tabernetes_core::apiserver::watch::SharedEvent;
 use tabernetes_core::apiserver::{ApiRequest, ApiResponse, Body as ApiBody, Method, MAX_OBJECT_BYTES};
-use tokio::sync::{mpsc::UnboundedSender, oneshot};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 
 /// Request bodies above this are refused unread: the largest object the
 /// store takes, plus room for a patch's or a list's framing.
@@ -26,6 +27,20 @@ pub const MAX_REQUEST_BYTES: usize = 2 * MAX_OBJECT_BYTES;
 /// The longest a watch stays open when the client sets no `timeoutSeconds`
 /// (Kubernetes picks 30–60 minutes); clients reconnect from their last revision.
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// A request from the HTTP edge, already authenticated.
+pub struct ApiCall {
+    pub request: ApiRequest,
+    pub reply: oneshot::Sender<ApiReply>,
+}
+
+pub enum ApiReply {
+    Response(ApiResponse),
+    /// An open watch: the current state (when no resourceVersion was given),
+    /// then events as they happen. The stream ends when the server closes the
+    /// watch (410 after compaction); dropping `events` closes it server-side.
+    Watch { initial: Vec<serde_json::Value>, events: UnboundedReceiver<SharedEvent> },
+}
 
 /// A bearer token and who it authenticates.
 #[derive(Clone)]
@@ -178,7 +193,7 @@ fn respond(response: ApiResponse) -> Response {
 
 /// One JSON event per line, flushed as it happens; the stream ends at the
 /// timeout or when the server closes the watch.
-fn watch_stream(initial: Vec<Value>, events: tokio::sync::mpsc::UnboundedReceiver<SharedEvent>, timeout: Duration) -> Response {
+fn watch_stream(initial: Vec<Value>, events: UnboundedReceiver<SharedEvent>, timeout: Duration) -> Response {
     let live = tokio_stream_of(events).take_until(tokio::time::sleep(timeout));
     let lines = futures_util::stream::iter(initial.into_iter().map(Arc::new)).chain(live).map(|event| Ok::<_, std::convert::Infallible>(Bytes::from(format!("{event}\n"))));
     let mut response = Body::from_stream(lines).into_response();
@@ -186,6 +201,6 @@ fn watch_stream(initial: Vec<Value>, events: tokio::sync::mpsc::UnboundedReceive
     response
 }
 
-fn tokio_stream_of(mut rx: tokio::sync::mpsc::UnboundedReceiver<SharedEvent>) -> impl futures_util::Stream<Item = SharedEvent> {
+fn tokio_stream_of(mut rx: UnboundedReceiver<SharedEvent>) -> impl futures_util::Stream<Item = SharedEvent> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }

@@ -77,7 +77,7 @@ impl ApiServing {
 
 /// Serves the Kubernetes API on `config.listen` over TLS with a new CA,
 /// sending each authenticated call to `calls`, and writes a kubeconfig.
-async fn serve_kube_api(config: &ApiConfig, calls: UnboundedSender<standalone::ApiCall>, dist: PathBuf, allow_origins: &[String]) -> anyhow::Result<ApiServing> {
+async fn serve_kube_api(config: &ApiConfig, calls: UnboundedSender<kube_api::ApiCall>, dist: PathBuf, allow_origins: &[String]) -> anyhow::Result<ApiServing> {
     let listener = std::net::TcpListener::bind(config.listen)?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
@@ -116,7 +116,7 @@ fn client_host(addr: SocketAddr) -> String {
 struct NodeInputs {
     sessions: UnboundedSender<node::SessionEvent>,
     /// Kubernetes API calls to relay to the page.
-    calls: UnboundedSender<standalone::ApiCall>,
+    calls: UnboundedSender<kube_api::ApiCall>,
 }
 
 /// Starts this machine's node loop (wasmtime, the built-in modules of `dist`).

@@ -6,7 +6,7 @@
 
 use crate::pods::{PodReport, Pods};
 use crate::relay::Relay;
-use crate::standalone::ApiCall;
+use crate::kube_api::ApiCall;
 use std::time::{Duration, SystemTime};
 use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
 use tabernetes_core::kubelet::node::NodeInfo;

@@ -7,7 +7,7 @@
 //! This holds the relay's bookkeeping: which HTTP call waits for which
 //! relayed id, and which open watch streams go where.
 
-use crate::standalone::{ApiCall, ApiReply};
+use crate::kube_api::{ApiCall, ApiReply};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tabernetes_core::apiserver::watch::SharedEvent;

@@ -6,17 +6,17 @@
 //! protocol a page uses (so the local node is an ordinary node), ticks the
 //! controllers, fans watch events out, and saves snapshots.
 
+use crate::kube_api::{ApiCall, ApiReply};
 use crate::node::SessionEvent;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use tabernetes_core::apiserver::watch::{SharedEvent, BOOKMARK_INTERVAL_SECS};
-use tabernetes_core::apiserver::{ApiRequest, ApiResponse, ApiResult, Method, WatchId};
+use tabernetes_core::apiserver::{ApiResult, Method, WatchId};
 use tabernetes_core::node_sessions::{NodeSessions, SessionId};
 use tabernetes_core::protocol::{self, NodeMessage};
 use tabernetes_core::ControlPlane;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
-use tokio::sync::oneshot;
 
 /// The local node's session id in the node loop's numbering.
 const LOCAL_SESSION: u64 = 1;
@@ -24,20 +24,6 @@ const LOCAL_SESSION: u64 = 1;
 const TICK: Duration = Duration::from_millis(500);
 /// A changed state is written at most this often, and at shutdown.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
-
-/// A request from the HTTP edge, already authenticated.
-pub struct ApiCall {
-    pub request: ApiRequest,
-    pub reply: oneshot::Sender<ApiReply>,
-}
-
-pub enum ApiReply {
-    Response(ApiResponse),
-    /// An open watch: the current state (when no resourceVersion was given),
-    /// then events as they happen. The stream ends when the server closes the
-    /// watch (410 after compaction); dropping `events` closes it server-side.
-    Watch { initial: Vec<serde_json::Value>, events: UnboundedReceiver<SharedEvent> },
-}
 
 pub struct ClusterLoop {
     plane: ControlPlane,
