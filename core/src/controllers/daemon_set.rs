@@ -15,12 +15,12 @@ use super::controller_history::{self, hash_of, HASH_LABEL};
 use super::daemon_placement::{add_daemon_tolerations, placement, Placement};
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{claim, controller_keys, controller_of, controller_ref, is_being_deleted, labels, name, namespace, write_status};
+use super::pod_control::{create_pod, delete_pod};
 use super::pod_readiness::{available_from, is_available, is_ready};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::rollout::scaled_value;
-use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::{DAEMON_SETS, NODES, PODS};
-use crate::apiserver::{ApiRequest, ApiServer};
+use crate::apiserver::ApiServer;
 use crate::labels::selector_matches;
 use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::api::apps::v1::DaemonSet;
@@ -369,27 +369,17 @@ impl Sync<'_> {
     }
 
     fn sync_nodes(&mut self, delete: &[Arc<Value>], create: &[String], hash: &str) {
+        let owner = self.value.clone();
         for pod in delete.iter().take(BURST) {
-            let pod_name = name(pod).to_string();
-            let request = ApiRequest::delete(PODS.path(Some(namespace(pod)), Some(&pod_name))).as_user(CONTROLLER_MANAGER);
-            let response = self.api.handle(&request, self.now).into_response();
-            if response.is_success() {
-                self.event(NORMAL, "SuccessfulDelete", &format!("Deleted pod: {pod_name}"));
-            } else if response.status != 404 {
-                self.event(WARNING, "FailedDelete", &format!("Error deleting: {}", response.message()));
-            }
+            // A refusal is in the owner's events; the next sync tries again.
+            let _ = delete_pod(self.api, self.events, &owner, pod, self.now);
         }
         for node in create.iter().take(BURST) {
             let pod = self.pod_for(node, hash);
-            let request = ApiRequest::post(PODS.path(Some(&self.key.namespace), None), pod).as_user(CONTROLLER_MANAGER);
-            let response = self.api.handle(&request, self.now).into_response();
-            if !response.is_success() {
-                self.event(WARNING, "FailedCreate", &format!("Error creating: {}", response.message()));
+            if create_pod(self.api, self.events, &owner, pod, self.now).is_err() {
                 self.requeue = self.requeue.or_sooner(Action::requeue_after(SignedDuration::from_secs(1)));
                 return;
             }
-            let created = response.json_body().map(|b| name(b).to_string()).unwrap_or_default();
-            self.event(NORMAL, "SuccessfulCreate", &format!("Created pod: {created}"));
         }
     }
 
