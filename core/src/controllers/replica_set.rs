@@ -7,14 +7,13 @@
 //! store it writes, so what it sees is never stale.
 
 use super::events::EventRecorder;
-use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, labels, name, uid};
+use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, labels, name, uid, write_status};
 use super::pod_readiness::{available_from, is_active, is_available, is_ready};
 use super::pod_control::{create_pod, delete_pod};
 use super::pod_ranking::in_deletion_order;
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
-use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::{PODS, REPLICA_SETS};
-use crate::apiserver::{ApiRequest, ApiServer};
+use crate::apiserver::ApiServer;
 use crate::labels::selector_matches;
 use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
@@ -111,13 +110,7 @@ impl ReplicaSetController {
             .filter(|p| is_active(p) && controller_of(p).is_some_and(|r| r["uid"] == rs_uid.as_str()))
             .collect();
         let min_ready = min_ready_seconds(&rs);
-        let status = calculate_status(&rs, &pods, failure, now);
-        if rs.get("status") != Some(&status) {
-            let mut updated = (*rs).clone();
-            updated["status"] = status;
-            let path = format!("{}/status", REPLICA_SETS.path(Some(&key.namespace), Some(&key.name)));
-            api.handle(&ApiRequest::put(path, updated).as_user(CONTROLLER_MANAGER), now);
-        }
+        write_status(api, &REPLICA_SETS, &rs, calculate_status(&rs, &pods, failure, now), now);
         // Ready pods become available minReadySeconds later; look again then.
         pods.iter().filter_map(|p| available_from(p, min_ready)).filter(|t| *t > now).min()
     }
@@ -220,6 +213,7 @@ fn calculate_status(rs: &Value, pods: &[Arc<Value>], failure: Option<Failure>, n
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apiserver::ApiRequest;
     use crate::controllers::events::events_about;
     use crate::controllers::runner::{Controller, Runner};
     use crate::controllers::testing::{api, at, create, finish_deletions, get, name as name_of, pods, replica_set, run_pod};
