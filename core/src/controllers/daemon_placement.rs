@@ -8,8 +8,10 @@
 //! ready, unreachable, under pressure, cordoned): a DaemonSet is how a
 //! cluster runs its node agents, which must keep running there.
 
+use crate::scheduler::node_selector::RequiredNodeAffinity;
 use crate::scheduler::plugins::taint_toleration::tolerates;
-use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, PodSpec, Taint, Toleration};
+use k8s_openapi::api::core::v1::{Node, PodSpec, Taint, Toleration};
+use std::collections::BTreeMap;
 
 /// The tolerations every daemon pod gets (upstream's AddOrUpdateDaemonPodTolerations).
 const DAEMON_TOLERATIONS: &[(&str, &str)] = &[
@@ -41,11 +43,15 @@ pub struct Placement {
     pub should_continue_running: bool,
 }
 
-/// Where a daemon pod with `spec` (tolerations added) may run.
+/// Where a daemon pod with `spec` (tolerations added) may run. The node
+/// selector and required node affinity are matched as the scheduler
+/// matches them (`scheduler::node_selector`).
 pub fn placement(spec: &PodSpec, node: &Node) -> Placement {
     let node_name = node.metadata.name.as_deref().unwrap_or("");
     let nowhere = Placement { should_run: false, should_continue_running: false };
-    if spec.node_name.as_deref().is_some_and(|n| !n.is_empty() && n != node_name) || !fits_affinity(spec, node) {
+    let no_labels = BTreeMap::new();
+    let labels = node.metadata.labels.as_ref().unwrap_or(&no_labels);
+    if spec.node_name.as_deref().is_some_and(|n| !n.is_empty() && n != node_name) || !RequiredNodeAffinity::of_spec(spec).matches(node_name, labels) {
         return nowhere;
     }
     let tolerations = spec.tolerations.as_deref().unwrap_or_default();
@@ -56,42 +62,6 @@ pub fn placement(spec: &PodSpec, node: &Node) -> Placement {
         return Placement { should_run: false, should_continue_running: !untolerated(&["NoExecute"]) };
     }
     Placement { should_run: true, should_continue_running: true }
-}
-
-/// The node selector and the required node affinity terms (any one term).
-fn fits_affinity(spec: &PodSpec, node: &Node) -> bool {
-    let labels = node.metadata.labels.clone().unwrap_or_default();
-    let selector_fits = spec.node_selector.iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
-    let required = spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()).and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref());
-    selector_fits && required.is_none_or(|r| r.node_selector_terms.iter().any(|term| term_matches(term, node)))
-}
-
-/// A term matches when all its label expressions and field expressions do
-/// (an empty term matches nothing).
-pub fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
-    let expressions = term.match_expressions.as_deref().unwrap_or_default();
-    let fields = term.match_fields.as_deref().unwrap_or_default();
-    if expressions.is_empty() && fields.is_empty() {
-        return false;
-    }
-    let labels = node.metadata.labels.clone().unwrap_or_default();
-    let name = node.metadata.name.clone().unwrap_or_default();
-    expressions.iter().all(|e| requirement_matches(e, labels.get(&e.key).map(String::as_str)))
-        && fields.iter().all(|e| e.key == "metadata.name" && requirement_matches(e, Some(&name)))
-}
-
-fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<&str>) -> bool {
-    let values = requirement.values.as_deref().unwrap_or_default();
-    let number = |v: &str| v.parse::<i64>().ok();
-    match requirement.operator.as_str() {
-        "In" => value.is_some_and(|v| values.iter().any(|w| w == v)),
-        "NotIn" => value.is_none_or(|v| !values.iter().any(|w| w == v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" => value.and_then(number).zip(values.first().and_then(|w| number(w))).is_some_and(|(v, w)| v > w),
-        "Lt" => value.and_then(number).zip(values.first().and_then(|w| number(w))).is_some_and(|(v, w)| v < w),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

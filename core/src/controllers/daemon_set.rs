@@ -15,12 +15,12 @@ use super::controller_history::{self, hash_of, HASH_LABEL};
 use super::daemon_placement::{add_daemon_tolerations, placement, Placement};
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{claim, controller_keys, controller_of, controller_ref, is_being_deleted, labels, name, namespace, write_status};
+use super::pod_control::{create_pod, delete_pod};
 use super::pod_readiness::{available_from, is_available, is_ready};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::rollout::scaled_value;
-use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::{DAEMON_SETS, NODES, PODS};
-use crate::apiserver::{ApiRequest, ApiServer};
+use crate::apiserver::ApiServer;
 use crate::labels::selector_matches;
 use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::api::apps::v1::DaemonSet;
@@ -167,8 +167,13 @@ impl Sync<'_> {
         spec
     }
 
-    fn nodes(&self) -> Vec<Node> {
-        self.api.store().list(&NODES.storage_name(), None).filter_map(|(_, n)| serde_json::from_value((**n).clone()).ok()).collect()
+    /// Where a daemon pod belongs, node by node (in name order), decided
+    /// once per sync.
+    fn placements(&self) -> BTreeMap<String, Placement> {
+        let spec = self.daemon_spec();
+        let nodes = NODES.storage_name();
+        let nodes = self.api.store().list(&nodes, None).filter_map(|(_, n)| serde_json::from_value::<Node>((**n).clone()).ok());
+        nodes.map(|node| (node.metadata.name.clone().unwrap_or_default(), placement(&spec, &node))).collect()
     }
 
     fn run(&mut self) {
@@ -185,20 +190,20 @@ impl Sync<'_> {
             return;
         };
         let hash = hash_of(&history.current);
-        let nodes = self.nodes();
+        let placements = self.placements();
         let candidates: Vec<Arc<Value>> = self.api.store().list(&PODS.storage_name(), Some(&self.key.namespace)).map(|(_, p)| p.clone()).collect();
         let owner = self.value.clone();
         claim(self.api, &owner, &PODS, candidates, |p| selector_matches(&selector, &labels(p)), self.now);
         if !is_being_deleted(&self.value) {
-            self.manage(&nodes, &hash);
+            self.manage(&placements, &hash);
             if self.ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).and_then(|u| u.type_.as_deref()) != Some("OnDelete") {
-                self.rolling_update(&nodes, &hash);
+                self.rolling_update(&placements, &hash);
             }
             let in_use: BTreeSet<String> = self.daemon_pods().values().flatten().map(|p| hash_label(p)).chain([hash.clone()]).collect();
             let limit = self.ds.spec.as_ref().and_then(|s| s.revision_history_limit).unwrap_or(10);
             controller_history::prune(self.api, &self.value, limit, &in_use, self.now);
         }
-        self.write_status(&nodes, &hash, history.collision_count);
+        self.write_status(&placements, &hash, history.collision_count);
     }
 
     /// This DaemonSet's pods by the node they are for, leaving out the
@@ -221,14 +226,12 @@ impl Sync<'_> {
 
     /// Creates the missing daemon pods and deletes the ones that must go
     /// (manage / podsShouldBeOnNode).
-    fn manage(&mut self, nodes: &[Node], hash: &str) {
-        let spec = self.daemon_spec();
+    fn manage(&mut self, placements: &BTreeMap<String, Placement>, hash: &str) {
         let by_node = self.daemon_pods();
         let surge = self.max_surge_configured();
         let (mut create, mut delete) = (Vec::new(), Vec::new());
-        for node in nodes {
-            let node_name = node.metadata.name.clone().unwrap_or_default();
-            let Placement { should_run, should_continue_running } = placement(&spec, node);
+        for (node_name, &Placement { should_run, should_continue_running }) in placements {
+            let node_name = node_name.clone();
             let pods = by_node.get(&node_name).cloned().unwrap_or_default();
             if should_run && pods.is_empty() {
                 create.push(node_name);
@@ -310,10 +313,8 @@ impl Sync<'_> {
     }
 
     /// Replaces old pods with new ones within maxSurge and maxUnavailable.
-    fn rolling_update(&mut self, nodes: &[Node], hash: &str) {
-        let spec = self.daemon_spec();
+    fn rolling_update(&mut self, placements: &BTreeMap<String, Placement>, hash: &str) {
         let by_node = self.daemon_pods();
-        let placements: BTreeMap<String, Placement> = nodes.iter().map(|n| (n.metadata.name.clone().unwrap_or_default(), placement(&spec, n))).collect();
         let desired = placements.values().filter(|p| p.should_run).count() as i32;
         let (surge, unavailable) = self.rolling();
         let max_surge = surge.map_or(0, |s| scaled_value(&s, desired, true));
@@ -369,27 +370,17 @@ impl Sync<'_> {
     }
 
     fn sync_nodes(&mut self, delete: &[Arc<Value>], create: &[String], hash: &str) {
+        let owner = self.value.clone();
         for pod in delete.iter().take(BURST) {
-            let pod_name = name(pod).to_string();
-            let request = ApiRequest::delete(PODS.path(Some(namespace(pod)), Some(&pod_name))).as_user(CONTROLLER_MANAGER);
-            let response = self.api.handle(&request, self.now).into_response();
-            if response.is_success() {
-                self.event(NORMAL, "SuccessfulDelete", &format!("Deleted pod: {pod_name}"));
-            } else if response.status != 404 {
-                self.event(WARNING, "FailedDelete", &format!("Error deleting: {}", response.message()));
-            }
+            // A refusal is in the owner's events; the next sync tries again.
+            let _ = delete_pod(self.api, self.events, &owner, pod, self.now);
         }
         for node in create.iter().take(BURST) {
             let pod = self.pod_for(node, hash);
-            let request = ApiRequest::post(PODS.path(Some(&self.key.namespace), None), pod).as_user(CONTROLLER_MANAGER);
-            let response = self.api.handle(&request, self.now).into_response();
-            if !response.is_success() {
-                self.event(WARNING, "FailedCreate", &format!("Error creating: {}", response.message()));
+            if create_pod(self.api, self.events, &owner, pod, self.now).is_err() {
                 self.requeue = self.requeue.or_sooner(Action::requeue_after(SignedDuration::from_secs(1)));
                 return;
             }
-            let created = response.json_body().map(|b| name(b).to_string()).unwrap_or_default();
-            self.event(NORMAL, "SuccessfulCreate", &format!("Created pod: {created}"));
         }
     }
 
@@ -407,14 +398,13 @@ impl Sync<'_> {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
     }
 
-    fn write_status(&mut self, nodes: &[Node], hash: &str, collision_count: i32) {
-        let spec = self.daemon_spec();
+    fn write_status(&mut self, placements: &BTreeMap<String, Placement>, hash: &str, collision_count: i32) {
         let by_node = self.daemon_pods();
         let (min_ready, now) = (self.min_ready(), self.now);
         let (mut desired, mut current, mut misscheduled, mut ready, mut available, mut updated) = (0, 0, 0, 0, 0, 0);
-        for node in nodes {
-            let mut pods = by_node.get(node.metadata.name.as_deref().unwrap_or("")).cloned().unwrap_or_default();
-            if !placement(&spec, node).should_run {
+        for (node, placement) in placements {
+            let mut pods = by_node.get(node).cloned().unwrap_or_default();
+            if !placement.should_run {
                 misscheduled += i32::from(!pods.is_empty());
                 continue;
             }

@@ -12,7 +12,7 @@
 
 use super::replica_set::selector_of;
 use super::events::{EventRecorder, NORMAL, WARNING};
-use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, labels, uid};
+use super::ownership::{claim, controller_keys, controller_of, controller_ref, is_being_deleted, labels, uid, write_status};
 use super::pod_template_hash;
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::rollout::{
@@ -90,11 +90,7 @@ impl Reconciler for DeploymentController {
 /// adopted by any Deployment selecting it.
 fn replica_set_changed(store: &Store, event: &StoreEvent, keys: &mut Vec<ObjectKey>) {
     let ns = event.key.namespace.as_str();
-    for owner in [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten().filter_map(controller_of) {
-        if owner["kind"] == "Deployment" {
-            keys.push(ObjectKey::new(DEPLOYMENTS.storage_name(), ns, owner["name"].as_str().unwrap_or("")));
-        }
-    }
+    controller_keys(event, "Deployment", &DEPLOYMENTS, keys);
     if event.event_type != EventType::Deleted && controller_of(&event.object).is_none() {
         let rs_labels = labels(&event.object);
         for (key, d) in store.list(&DEPLOYMENTS.storage_name(), Some(ns)) {
@@ -614,13 +610,7 @@ impl Sync<'_> {
             self.api.handle(&ApiRequest::patch(&path, "application/merge-patch+json", patch).as_user(CONTROLLER_MANAGER), self.now);
         }
         let status = serde_json::to_value(self.d.status.clone().unwrap_or_default()).unwrap_or(Value::Null);
-        if self.value.get("status") != Some(&status) {
-            let key = ObjectKey::new(DEPLOYMENTS.storage_name(), ns.as_str(), name.as_str());
-            let Some(latest) = self.api.store().get(&key).cloned() else { return };
-            let mut body = (*latest).clone();
-            body["status"] = status;
-            self.api.handle(&ApiRequest::put(format!("{path}/status"), body).as_user(CONTROLLER_MANAGER), self.now);
-        }
+        write_status(self.api, &DEPLOYMENTS, &self.value, status, self.now);
     }
 
     /// When to look at this Deployment again without a change to it: at

@@ -11,9 +11,11 @@
 //! requests or as AverageValue; other metric types are refused at the API.
 
 use super::events::{EventRecorder, NORMAL, WARNING};
-use super::ownership::{namespace, write_status};
+use super::ownership::{is_being_deleted, labels, name, namespace, write_status};
+use super::pod_readiness::is_ready;
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::replica_calculator::{desired_replicas, PodSample, Target};
+use super::replica_set::selector_of;
 use super::scaling_behavior::History;
 use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::{by_kind, HORIZONTAL_POD_AUTOSCALERS, PODS};
@@ -25,7 +27,6 @@ use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, MetricSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use k8s_openapi::jiff::SignedDuration;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -118,7 +119,7 @@ impl Sync<'_, '_> {
             .store()
             .get(&ObjectKey::new(resource.storage_name(), ns, reference.name.as_str()))
             .ok_or_else(|| format!("{}.{} \"{}\" not found", resource.plural, resource.group, reference.name))?;
-        let selector = target.pointer("/spec/selector").and_then(|s| LabelSelector::deserialize(s).ok()).unwrap_or_default();
+        let selector = selector_of(target).unwrap_or_default();
         let replicas = target.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) as i32;
         Ok(Scale { path: format!("{}/scale", resource.path(Some(ns), Some(&reference.name))), replicas, selector })
     }
@@ -181,7 +182,7 @@ impl Sync<'_, '_> {
     /// (with ScalingActive False) if no metric could be computed.
     fn replicas_for_metrics(&mut self, scale: &Scale, metrics: &[MetricSpec]) -> Option<(i32, String)> {
         let ns = namespace(&self.value).to_string();
-        let pods: Vec<Arc<Value>> = self.ctx.api.store().list(&PODS.storage_name(), Some(&ns)).filter(|(_, p)| selector_matches(&scale.selector, &crate::object_meta::labels(p))).map(|(_, p)| p.clone()).collect();
+        let pods: Vec<Arc<Value>> = self.ctx.api.store().list(&PODS.storage_name(), Some(&ns)).filter(|(_, p)| selector_matches(&scale.selector, &labels(p))).map(|(_, p)| p.clone()).collect();
         let mut best: Option<(i32, String)> = None;
         let mut first_error = None;
         for metric in metrics {
@@ -272,22 +273,20 @@ fn format_value(resource: &str, value: i64) -> String {
 /// What the calculator needs to know of one pod.
 fn sample(pod: &Value, resource: &str, metrics: &ResourceMetrics) -> PodSample {
     let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
-    let deleting = pod.pointer("/metadata/deletionTimestamp").is_some();
-    let ready = pod.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
     // CPU of a pod not ready yet is not trusted (it is starting up); memory is.
-    let counted = phase == "Running" && (ready || resource != "cpu");
+    let counted = phase == "Running" && (is_ready(pod) || resource != "cpu");
     let requests: Option<Vec<i64>> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
         .map(|cs| cs.iter().map(|c| c.pointer(&format!("/resources/requests/{resource}")).and_then(Value::as_str).map(|q| parse(resource, q))).collect::<Option<Vec<i64>>>())
         .unwrap_or_default();
-    let usage = metrics.pod(crate::object_meta::namespace(pod), crate::object_meta::name(pod)).filter(|u| Some(u.uid.as_str()) == pod.pointer("/metadata/uid").and_then(Value::as_str)).map(|u| {
+    let usage = metrics.pod(namespace(pod), name(pod)).filter(|u| Some(u.uid.as_str()) == pod.pointer("/metadata/uid").and_then(Value::as_str)).map(|u| {
         if resource == "cpu" { u.cpu_millis() } else { u.containers.iter().map(|c| c.memory_bytes).sum() }
     });
     PodSample {
-        name: crate::object_meta::name(pod).to_string(),
+        name: name(pod).to_string(),
         ready: counted,
-        ignored: deleting || phase == "Failed",
+        ignored: is_being_deleted(pod) || phase == "Failed",
         usage,
         request: requests.map(|r| r.iter().sum()),
     }

@@ -20,12 +20,12 @@ use super::completion_index::{self, ANNOTATION as INDEX_ANNOTATION};
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::job_backoff::BackoffRecord;
 use super::ownership::{claim, controller_keys, controller_of, controller_ref, finalizers, is_being_deleted, key_of, labels, name, namespace, uid, update, write_status};
+use super::pod_control::{create_pod, delete_pod};
 use super::pod_ranking::in_deletion_order;
 use super::pod_readiness::{is_active, is_ready};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
-use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::{JOBS, PODS};
-use crate::apiserver::{ApiRequest, ApiServer};
+use crate::apiserver::ApiServer;
 use crate::labels::selector_matches;
 use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus, UncountedTerminatedPods};
@@ -483,35 +483,21 @@ impl Sync<'_> {
             None => metadata["generateName"] = json!(format!("{job_name}-")),
         }
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec});
-        let request = ApiRequest::post(PODS.path(Some(&ns), None), pod).as_user(CONTROLLER_MANAGER);
-        let response = self.api.handle(&request, self.now).into_response();
-        if !response.is_success() {
-            let message = response.message();
-            self.event(WARNING, "FailedCreate", &format!("Error creating: {message}"));
-            return None;
-        }
-        let created = response.json_body().cloned()?;
-        self.event(NORMAL, "SuccessfulCreate", &format!("Created pod: {}", name(&created)));
-        Some(created)
+        let owner = self.value.clone();
+        create_pod(self.api, self.events, &owner, pod, self.now).ok()
     }
 
     /// Deletes pods (removing the tracking finalizer first when `release`,
     /// as upstream's deleteJobPods does); returns (ready ones, all) deleted.
     fn delete_pods(&mut self, pods: &[Arc<Value>], release: bool) -> (i32, i32) {
         let (mut ready, mut deleted) = (0, 0);
+        let owner = self.value.clone();
         for pod in pods {
             if release && has_tracking_finalizer(pod) && !remove_tracking_finalizer(self.api, pod, self.now) {
                 continue;
             }
-            let pod_name = name(pod).to_string();
-            let request = ApiRequest::delete(PODS.path(Some(namespace(pod)), Some(&pod_name))).as_user(CONTROLLER_MANAGER);
-            let response = self.api.handle(&request, self.now).into_response();
-            if !response.is_success() && response.status != 404 {
-                self.event(WARNING, "FailedDelete", &format!("Error deleting: {}", response.message()));
+            if delete_pod(self.api, self.events, &owner, pod, self.now).is_err() {
                 continue;
-            }
-            if response.is_success() {
-                self.event(NORMAL, "SuccessfulDelete", &format!("Deleted pod: {pod_name}"));
             }
             deleted += 1;
             ready += i32::from(is_ready(pod));

@@ -34,7 +34,8 @@
 //!
 //! Shared pieces: `queue` (cursor and work queue), `ownership`
 //! (ownerReferences and claiming), `events` (Events about objects, as each
-//! upstream controller records them).
+//! upstream controller records them), `pod_control` (creating and deleting
+//! a controller's pods, with their Events).
 
 pub mod completion_index;
 pub mod controller_history;
@@ -54,6 +55,7 @@ pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod owner_graph;
 pub mod ownership;
+pub mod pod_control;
 pub mod pod_gc;
 pub mod pod_ranking;
 pub mod pod_readiness;

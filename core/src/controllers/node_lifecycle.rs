@@ -16,6 +16,7 @@
 //! clock skew between machines.
 
 use super::events::{EventRecorder, NORMAL, WARNING};
+use super::pod_readiness::is_ready;
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use crate::apiserver::resources::{LEASES, NODES, PODS};
 use crate::apiserver::{set_condition, ApiRequest, ApiServer};
@@ -151,8 +152,7 @@ impl NodeLifecycle {
         }
         let pods: Vec<Value> = api.store().list(&PODS.storage_name(), None).filter(|(_, p)| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(name)).map(|(_, p)| (**p).clone()).collect();
         for mut pod in pods {
-            let ready = pod.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
-            if !ready {
+            if !is_ready(&pod) {
                 continue;
             }
             set_condition(&mut pod, json!({"type": "Ready", "status": "False", "lastTransitionTime": Time(now)}));

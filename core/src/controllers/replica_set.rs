@@ -6,14 +6,14 @@
 //! for its writes to be observed (upstream's "expectations"): it reads the
 //! store it writes, so what it sees is never stale.
 
-use super::events::{EventRecorder, NORMAL, WARNING};
-use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, labels, name, uid};
+use super::events::EventRecorder;
+use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, labels, name, uid, write_status};
 use super::pod_readiness::{available_from, is_active, is_available, is_ready};
+use super::pod_control::{create_pod, delete_pod};
 use super::pod_ranking::in_deletion_order;
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
-use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::{PODS, REPLICA_SETS};
-use crate::apiserver::{ApiRequest, ApiServer};
+use crate::apiserver::ApiServer;
 use crate::labels::selector_matches;
 use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
@@ -110,13 +110,7 @@ impl ReplicaSetController {
             .filter(|p| is_active(p) && controller_of(p).is_some_and(|r| r["uid"] == rs_uid.as_str()))
             .collect();
         let min_ready = min_ready_seconds(&rs);
-        let status = calculate_status(&rs, &pods, failure, now);
-        if rs.get("status") != Some(&status) {
-            let mut updated = (*rs).clone();
-            updated["status"] = status;
-            let path = format!("{}/status", REPLICA_SETS.path(Some(&key.namespace), Some(&key.name)));
-            api.handle(&ApiRequest::put(path, updated).as_user(CONTROLLER_MANAGER), now);
-        }
+        write_status(api, &REPLICA_SETS, &rs, calculate_status(&rs, &pods, failure, now), now);
         // Ready pods become available minReadySeconds later; look again then.
         pods.iter().filter_map(|p| available_from(p, min_ready)).filter(|t| *t > now).min()
     }
@@ -124,33 +118,19 @@ impl ReplicaSetController {
     /// Creates or deletes pods until there are `spec.replicas`.
     fn manage_replicas(&mut self, api: &mut ApiServer, rs: &Value, pods: &[Arc<Value>], now: Timestamp) -> Option<Failure> {
         let want = rs.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1) as usize;
-        let ns = super::ownership::namespace(rs).to_string();
         if pods.len() < want {
             let pod = pod_from_template(rs);
             for _ in 0..(want - pods.len()).min(BURST) {
-                let response = api.handle(&ApiRequest::post(PODS.path(Some(&ns), None), pod.clone()).as_user(CONTROLLER_MANAGER), now).into_response();
-                if !response.is_success() {
-                    let message = response.message();
-                    self.events.record(api, rs, WARNING, "FailedCreate", &format!("Error creating: {message}"), now);
+                if let Err(message) = create_pod(api, &mut self.events, rs, pod.clone(), now) {
                     return Some(Failure { reason: "FailedCreate", message });
                 }
-                let created = response.json_body().map(|b| name(b).to_string()).unwrap_or_default();
-                self.events.record(api, rs, NORMAL, "SuccessfulCreate", &format!("Created pod: {created}"), now);
             }
         } else if pods.len() > want {
             let related = related_pods(api.store(), rs);
             for pod in in_deletion_order(pods, &related).iter().take((pods.len() - want).min(BURST)) {
-                let pod_name = name(pod).to_string();
-                let response = api.handle(&ApiRequest::delete(PODS.path(Some(&ns), Some(&pod_name))).as_user(CONTROLLER_MANAGER), now).into_response();
-                if response.status == 404 {
-                    continue;
-                }
-                if !response.is_success() {
-                    let message = response.message();
-                    self.events.record(api, rs, WARNING, "FailedDelete", &format!("Error deleting: {message}"), now);
+                if let Err(message) = delete_pod(api, &mut self.events, rs, pod, now) {
                     return Some(Failure { reason: "FailedDelete", message });
                 }
-                self.events.record(api, rs, NORMAL, "SuccessfulDelete", &format!("Deleted pod: {pod_name}"), now);
             }
         }
         None
@@ -233,6 +213,7 @@ fn calculate_status(rs: &Value, pods: &[Arc<Value>], failure: Option<Failure>, n
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apiserver::ApiRequest;
     use crate::controllers::events::events_about;
     use crate::controllers::runner::{Controller, Runner};
     use crate::controllers::testing::{api, at, create, finish_deletions, get, name as name_of, pods, replica_set, run_pod};

@@ -4,7 +4,8 @@
 //! on it (a `targetPort` number as it is, a name looked up among the pod's
 //! container ports).
 
-use super::ownership::{labels, name, namespace, uid};
+use super::ownership::{is_being_deleted, labels, name, namespace, uid};
+use super::pod_readiness::is_ready;
 use crate::apiserver::resources::{PODS, SERVICES};
 use crate::store::{ObjectKey, Store, StoreEvent};
 use serde_json::{json, Value};
@@ -34,12 +35,17 @@ pub fn selector(service: &Value) -> Option<BTreeMap<String, String>> {
     (!selector.is_empty()).then_some(selector)
 }
 
+/// Whether a Service's selector picks a pod with these labels.
+fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
 /// Queues the Services in the pod's namespace that select it (before or after the change).
 pub fn services_for_pod(event: &StoreEvent, store: &Store, keys: &mut Vec<ObjectKey>) {
     let ns = event.key.namespace.as_str();
     let versions: Vec<BTreeMap<String, String>> = [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten().map(labels).collect();
     for (key, service) in store.list(&SERVICES.storage_name(), Some(ns)) {
-        if selector(service).is_some_and(|s| versions.iter().any(|l| s.iter().all(|(k, v)| l.get(k) == Some(v)))) {
+        if selector(service).is_some_and(|s| versions.iter().any(|l| selects(&s, l))) {
             keys.push(key.clone());
         }
     }
@@ -72,13 +78,12 @@ fn backends(store: &Store, service: &Value, include_terminating: bool) -> Vec<Ba
     let ports: Vec<Value> = service.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut found = Vec::new();
     for (_, pod) in store.list(&PODS.storage_name(), Some(namespace(service))) {
-        let pod_labels = labels(pod);
-        if !selector.iter().all(|(k, v)| pod_labels.get(k) == Some(v)) {
+        if !selects(&selector, &labels(pod)) {
             continue;
         }
         let Some(ip) = pod.pointer("/status/podIP").and_then(Value::as_str).filter(|ip| !ip.is_empty()) else { continue };
         let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
-        let terminating = pod.pointer("/metadata/deletionTimestamp").is_some();
+        let terminating = is_being_deleted(pod);
         if matches!(phase, "Succeeded" | "Failed") || (terminating && !include_terminating && !publish_not_ready) {
             continue;
         }
@@ -105,7 +110,7 @@ pub fn by_ports(store: &Store, service: &Value, include_terminating: bool) -> BT
 }
 
 fn backend(pod: &Arc<Value>, ip: &str, terminating: bool, publish_not_ready: bool, service_name: &str, ports: &[Value]) -> Backend {
-    let ready = publish_not_ready || pod.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+    let ready = publish_not_ready || is_ready(pod);
     let hostname = pod.pointer("/spec/hostname").and_then(Value::as_str).filter(|_| pod.pointer("/spec/subdomain").and_then(Value::as_str) == Some(service_name));
     Backend {
         ip: ip.to_string(),

@@ -3,7 +3,7 @@
 //! requirements within a term ANDed; `Gt` and `Lt` compare integers;
 //! `matchFields` can only name the node (`metadata.name`).
 
-use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Pod};
+use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,12 +116,13 @@ pub struct RequiredNodeAffinity {
 
 impl RequiredNodeAffinity {
     pub fn of(pod: &Pod) -> Self {
-        let spec = pod.spec.as_ref();
-        let node_selector = spec.and_then(|s| s.node_selector.clone()).filter(|s| !s.is_empty());
-        let required = spec
-            .and_then(|s| s.affinity.as_ref())
-            .and_then(|a| a.node_affinity.as_ref())
-            .and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref());
+        pod.spec.as_ref().map(Self::of_spec).unwrap_or_default()
+    }
+
+    /// The same of a pod spec (a DaemonSet's template, placing its pods).
+    pub fn of_spec(spec: &PodSpec) -> Self {
+        let node_selector = spec.node_selector.clone().filter(|s| !s.is_empty());
+        let required = spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()).and_then(|n| n.required_during_scheduling_ignored_during_execution.as_ref());
         let terms = required.map(|r| r.node_selector_terms.iter().map(Term::parse).collect());
         RequiredNodeAffinity { node_selector, terms }
     }
