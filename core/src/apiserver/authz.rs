@@ -64,18 +64,6 @@ fn is_superuser(user: &User<'_>) -> bool {
     user.name.is_empty() || user.groups.iter().any(|g| g == MASTERS)
 }
 
-/// Whether `user` may do what `attributes` describe (decoding each role
-/// anew; the API server keeps an `Authorizer`, which remembers them).
-pub fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
-    Authorizer::default().allowed(store, user, attributes)
-}
-
-/// The rules that apply to `user` in `namespace` (cluster-wide ones only for
-/// ""), for SelfSubjectRulesReview.
-pub fn rules_for(store: &Store, user: &User<'_>, namespace: &str) -> Vec<PolicyRule> {
-    Authorizer::default().rules_for(store, user, namespace)
-}
-
 /// A role's decoded rules, with the stored object they were decoded from.
 type DecodedRole = (String, String, String, Arc<Value>, Arc<Vec<PolicyRule>>);
 
@@ -270,6 +258,11 @@ pub fn bootstrap_policy() -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fresh authorizer each time, so no test reads rules another decoded.
+    fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
+        Authorizer::default().allowed(store, user, attributes)
+    }
 
     fn store_with_policy() -> Store {
         let mut store = Store::default();

@@ -91,10 +91,6 @@ impl Selector {
             Selector::All(requirements) => requirements.iter().all(|r| r.matches(labels)),
         }
     }
-
-    pub fn is_everything(&self) -> bool {
-        matches!(self, Selector::All(r) if r.is_empty())
-    }
 }
 
 /// Labels of an object that has none.

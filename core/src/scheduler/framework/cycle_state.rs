@@ -37,9 +37,6 @@ pub struct CycleState {
     skip_filter: Vec<&'static str>,
     /// Plugins whose PreScore returned Skip: their Score is not run.
     skip_score: Vec<&'static str>,
-    /// The same as `skip_filter`, by position in the profile's filters:
-    /// checked for every node, so a bit test rather than name comparisons.
-    skipped_filters: u64,
 }
 
 impl Clone for CycleState {
@@ -48,7 +45,6 @@ impl Clone for CycleState {
             entries: self.entries.iter().map(|(id, data)| (*id, (**data).clone_data())).collect(),
             skip_filter: self.skip_filter.clone(),
             skip_score: self.skip_score.clone(),
-            skipped_filters: self.skipped_filters,
         }
     }
 }
@@ -78,15 +74,6 @@ impl CycleState {
 
     pub fn skips_filter(&self, plugin: &'static str) -> bool {
         self.skip_filter.contains(&plugin)
-    }
-
-    /// Marks the filter at `position` in the profile as skipped.
-    pub fn skip_filter_at(&mut self, position: usize) {
-        self.skipped_filters |= 1 << position;
-    }
-
-    pub fn skips_filter_at(&self, position: usize) -> bool {
-        self.skipped_filters & (1 << position) != 0
     }
 
     pub fn skip_score(&mut self, plugin: &'static str) {

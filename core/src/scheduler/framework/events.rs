@@ -24,21 +24,6 @@ pub enum ClusterEvent<'a> {
     NamespaceChanged,
 }
 
-impl ClusterEvent<'_> {
-    /// A label for logs and tests, as kube-scheduler names its events.
-    pub fn label(&self) -> &'static str {
-        match self {
-            ClusterEvent::NodeAdded(_) => "NodeAdd",
-            ClusterEvent::NodeUpdated { .. } => "NodeUpdate",
-            ClusterEvent::NodeDeleted(_) => "NodeDelete",
-            ClusterEvent::AssignedPodAdded { .. } => "AssignedPodAdd",
-            ClusterEvent::AssignedPodUpdated { .. } => "AssignedPodUpdate",
-            ClusterEvent::AssignedPodDeleted { .. } => "AssignedPodDelete",
-            ClusterEvent::NamespaceChanged => "NamespaceUpdate",
-        }
-    }
-}
-
 /// A plugin's answer for one rejected pod and one event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueingHint {

@@ -52,18 +52,13 @@ impl Framework {
                 Err(status) => return Err((plugin.name(), status)),
             }
         }
-        for (i, filter) in self.filters.iter().enumerate().take(64) {
-            if state.skips_filter(filter.name()) {
-                state.skip_filter_at(i);
-            }
-        }
         Ok(narrowed)
     }
 
     /// The filters that run this cycle (their PreFilter did not skip), to
     /// be used with `run_active_filters` on every node.
     pub fn active_filters(&self, state: &CycleState) -> Vec<&dyn FilterPlugin> {
-        self.filters.iter().enumerate().filter(|(i, _)| !state.skips_filter_at(*i)).map(|(_, f)| f.as_ref()).collect()
+        self.filters.iter().filter(|f| !state.skips_filter(f.name())).map(|f| f.as_ref()).collect()
     }
 
     /// As `run_filters`, over the list `active_filters` made for this cycle.
@@ -76,8 +71,8 @@ impl Framework {
 
     /// Runs the filters on one node; the first rejection wins, as upstream.
     pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejected> {
-        for (i, plugin) in self.filters.iter().enumerate() {
-            if state.skips_filter_at(i) {
+        for plugin in &self.filters {
+            if state.skips_filter(plugin.name()) {
                 continue;
             }
             plugin.filter(state, pod, node).map_err(|status| (plugin.name(), status))?;

@@ -4,9 +4,9 @@
 //! of kube-scheduler's strategies: LeastAllocated (the default: spread pods
 //! toward emptier nodes) or MostAllocated (pack them).
 
-use super::resource_allocation::{allocatable_and_requested, default_resources, Resource, ResourceWeight};
+use super::resource_allocation::{allocatable_and_requested, default_resources, ResourceWeight};
 use crate::scheduler::framework::{
-    ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Reason, ScorePlugin, Status, MAX_NODE_SCORE,
+    ClusterEvent, Code, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Reason, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 
 pub const NAME: &str = "NodeResourcesFit";
@@ -77,7 +77,7 @@ impl FilterPlugin for NodeResourcesFit {
             return Ok(());
         }
         let (reasons, unresolvable) = insufficient(pod, node);
-        let code = if unresolvable { crate::scheduler::framework::Code::UnschedulableAndUnresolvable } else { crate::scheduler::framework::Code::Unschedulable };
+        let code = if unresolvable { Code::UnschedulableAndUnresolvable } else { Code::Unschedulable };
         Err(Status { code, reasons })
     }
 }
@@ -100,18 +100,7 @@ impl ScorePlugin for NodeResourcesFit {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
         let (mut total, mut weights) = (0, 0);
         for r in &self.resources {
-            // CPU and memory inline; anything else through the general helper.
-            let (allocatable, requested) = match &r.resource {
-                Resource::Cpu => (node.allocatable.milli_cpu, node.non_zero_requested.milli_cpu + pod.non_zero.milli_cpu),
-                Resource::Memory => (node.allocatable.memory, node.non_zero_requested.memory + pod.non_zero.memory),
-                other => match allocatable_and_requested(node, pod, other, false) {
-                    Some(amounts) => amounts,
-                    None => continue,
-                },
-            };
-            if allocatable == 0 {
-                continue;
-            }
+            let Some((allocatable, requested)) = allocatable_and_requested(node, pod, &r.resource, false) else { continue };
             let score = match self.strategy {
                 ScoringStrategy::LeastAllocated => least_requested(requested, allocatable),
                 ScoringStrategy::MostAllocated => most_requested(requested, allocatable),

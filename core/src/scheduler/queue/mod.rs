@@ -64,10 +64,6 @@ impl SchedulingQueue {
         QueueLengths { active: self.active.len(), backoff: self.backoff.len() + self.error_backoff.len(), unschedulable: self.unschedulable.len() }
     }
 
-    pub fn contains(&self, key: &PodKey) -> bool {
-        self.pods.contains_key(key)
-    }
-
     fn next_arrival(&mut self) -> u64 {
         self.arrivals += 1;
         self.arrivals
@@ -243,11 +239,6 @@ impl SchedulingQueue {
     pub fn clear(&mut self) {
         let config = self.config.clone();
         *self = SchedulingQueue::new(config);
-    }
-
-    /// Every waiting pod (for the nominator and tests).
-    pub fn pods(&self) -> impl Iterator<Item = &QueuedPod> {
-        self.pods.values().map(|(p, _)| p)
     }
 }
 

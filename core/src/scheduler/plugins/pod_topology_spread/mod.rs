@@ -97,13 +97,14 @@ impl Plugin for PodTopologySpread {
 
 impl EnqueueExtensions for PodTopologySpread {
     fn queueing_hint(&self, pod: &PodInfo, event: &ClusterEvent<'_>) -> QueueingHint {
-        let all = || constraints(pod, "DoNotSchedule").into_iter().chain(constraints(pod, "ScheduleAnyway")).collect::<Vec<_>>();
-        let counts = |other: &PodInfo| other.namespace() == pod.namespace() && all().iter().any(|c| c.selector.matches(other.labels()));
-        let keys_changed = |old: &NodeInfo, new: &NodeInfo| all().iter().any(|c| old.labels().get(&c.topology_key) != new.labels().get(&c.topology_key)) || old.taints() != new.taints();
+        // Compiled once per event, not once per pod or node it looks at.
+        let all: Vec<Constraint> = constraints(pod, "DoNotSchedule").into_iter().chain(constraints(pod, "ScheduleAnyway")).collect();
+        let counts = |other: &PodInfo| other.namespace() == pod.namespace() && all.iter().any(|c| c.selector.matches(other.labels()));
+        let keys_changed = |old: &NodeInfo, new: &NodeInfo| all.iter().any(|c| old.labels().get(&c.topology_key) != new.labels().get(&c.topology_key)) || old.taints() != new.taints();
         match event {
             ClusterEvent::AssignedPodAdded { pod: other, .. } | ClusterEvent::AssignedPodDeleted { pod: other, .. } => counts(other).into(),
             ClusterEvent::AssignedPodUpdated { old, new, .. } => (counts(old) || counts(new)).into(),
-            ClusterEvent::NodeAdded(node) | ClusterEvent::NodeDeleted(node) => has_all_keys(node, &all()).into(),
+            ClusterEvent::NodeAdded(node) | ClusterEvent::NodeDeleted(node) => has_all_keys(node, &all).into(),
             ClusterEvent::NodeUpdated { old, new } => keys_changed(old, new).into(),
             ClusterEvent::NamespaceChanged => QueueingHint::Skip,
         }
