@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 
 /// Sample modules shipped with Tabernetes, built from `workloads/`.
-pub const BUILTIN: &[&str] = &["hello"];
+pub const BUILTIN: &[&str] = &["hello", "stress"];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImageRef {

@@ -10,12 +10,16 @@
 //! is never written to the object store or its history.
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// How often metrics-server scrapes the kubelets (its `--metric-resolution`).
 pub const RESOLUTION: SignedDuration = SignedDuration::from_secs(15);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+// Serializable because node-hosts send their kubelet's scrape to the page
+// (`NodeMessage::ResourceMetrics`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ContainerUsage {
     pub name: String,
     pub cpu_millis: i64,
@@ -23,7 +27,8 @@ pub struct ContainerUsage {
 }
 
 /// One pod's usage, averaged over `window` ending at `timestamp`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PodUsage {
     pub namespace: String,
     pub name: String,
@@ -40,7 +45,8 @@ impl PodUsage {
 }
 
 /// What a kubelet reports in one scrape: its pods' usage and its own.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NodeUsage {
     pub node: String,
     pub timestamp: Timestamp,
@@ -83,6 +89,15 @@ impl ResourceMetrics {
 
     pub fn node(&self, name: &str) -> Option<&NodeUsage> {
         self.nodes.get(name)
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &NodeUsage> {
+        self.nodes.values()
+    }
+
+    /// Every pod's usage, node by node.
+    pub fn pods(&self) -> impl Iterator<Item = &PodUsage> {
+        self.nodes.values().flat_map(|n| &n.pods)
     }
 }
 

@@ -141,6 +141,10 @@ impl NodeSessions {
                 plane.append_log(&pod_uid, &container, &data);
                 Vec::new()
             }
+            (State::Joined { node }, NodeMessage::ResourceMetrics { usage }) => {
+                plane.record_node_metrics(&node, usage, now);
+                Vec::new()
+            }
             // Anything out of order (API before Hello, a second Hello, a refused node) is ignored.
             _ => Vec::new(),
         }
@@ -194,6 +198,7 @@ impl NodeSessions {
             plane.close_watch(watch);
         }
         if let Some(State::Joined { node }) = self.sessions.remove(&session) {
+            plane.forget_metrics(&node);
             plane.node_unreachable(&node, now);
         }
     }
@@ -309,5 +314,42 @@ mod tests {
         plane.handle(&ApiRequest::post("/api/v1/nodes", serde_json::json!({"metadata": {"name": "two"}})), now());
         let delivered = sessions.deliver(&mut plane);
         assert!(!delivered.is_empty() && delivered.iter().all(|(_, m)| matches!(m, PlaneMessage::WatchEvent { id: 9, .. })), "{delivered:?}");
+    }
+
+    #[test]
+    fn a_node_reports_metrics_only_for_its_own_pods_and_they_go_with_it() {
+        use crate::metrics_server::{ContainerUsage, NodeUsage, PodUsage, RESOLUTION};
+        let mut plane = ControlPlane::new(1, now());
+        let mut sessions = NodeSessions::default();
+        let s = joined(&mut plane, &mut sessions);
+        let mut uids = Vec::new();
+        for (pod, node) in [("mine", "host"), ("theirs", "other")] {
+            let body = serde_json::json!({"metadata": {"name": pod}, "spec": {"nodeName": node, "containers": [{"name": "c", "image": "hello"}]}});
+            let created = plane.handle(&ApiRequest::post("/api/v1/namespaces/default/pods", body), now());
+            let ApiResult::Response(created) = created else { panic!("a watch?") };
+            assert!(created.is_success(), "{}", created.message());
+            uids.push(created.json_body().and_then(|b| b.pointer("/metadata/uid")).and_then(serde_json::Value::as_str).unwrap().to_string());
+        }
+        let node_clock = Timestamp::from_second(1_000_000_000).unwrap();
+        let pod = |name: &str, uid: &str| PodUsage {
+            namespace: "default".into(),
+            name: name.into(),
+            uid: uid.into(),
+            timestamp: node_clock,
+            window: RESOLUTION,
+            containers: vec![ContainerUsage { name: "c".into(), cpu_millis: 250, memory_bytes: 1 << 20 }],
+        };
+        // It names another node, and pods that are not its own or not that pod any more.
+        let pods = vec![pod("mine", &uids[0]), pod("theirs", &uids[1]), pod("mine", "an-older-uid")];
+        let usage = NodeUsage { node: "other".into(), timestamp: node_clock, window: RESOLUTION, cpu_millis: 750, memory_bytes: 3 << 20, pods };
+        assert!(sessions.receive(&mut plane, s, NodeMessage::ResourceMetrics { usage }, now()).is_empty());
+        let metrics = plane.metrics();
+        let mine = metrics.pod("default", "mine").expect("its own pod's usage is kept");
+        assert_eq!((mine.cpu_millis(), mine.uid.as_str(), mine.timestamp), (250, uids[0].as_str(), now()));
+        assert_eq!(metrics.node("host").map(|n| n.pods.len()), Some(1));
+        assert!(metrics.pod("default", "theirs").is_none(), "a node cannot speak for another's pod");
+        assert!(metrics.node("other").is_none(), "filed under the session's node");
+        sessions.close(&mut plane, s, now());
+        assert!(plane.metrics().node("host").is_none(), "a node that left has no metrics");
     }
 }

@@ -15,11 +15,12 @@
 
 use crate::apiserver::{ApiRequest, ApiResponse};
 use crate::kubelet::node::NodeInfo;
+use crate::metrics_server::NodeUsage;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// 2 added the API relay.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 2 added the API relay; 3 the nodes' resource metrics.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest message either side accepts, in bytes. Objects are capped at
 /// 1.5 MiB by the API server; a list or a log chunk stays under this.
@@ -45,6 +46,9 @@ pub enum NodeMessage {
     RelayCancel { id: u64 },
     #[serde(rename_all = "camelCase")]
     Log { pod_uid: String, container: String, stream: LogStream, data: String },
+    /// The node's kubelet scraped, as metrics-server would every 15 s: its
+    /// pods' CPU and memory usage, for the HPA and `kubectl top`.
+    ResourceMetrics { usage: NodeUsage },
 }
 
 /// From the control plane to a node.

@@ -215,7 +215,9 @@ pub fn bootstrap_policy() -> Vec<Value> {
         non_resource_urls: Some(urls.iter().map(|s| s.to_string()).collect()),
         ..Default::default()
     };
-    let mut edit = vec![rule(WRITE, ALL_GROUPS_OF_VIEW, VIEWABLE), rule(READ, ALL_GROUPS_OF_VIEW, VIEWABLE), rule(READ, &[""], &["secrets"])];
+    // What metrics-server's system:aggregated-metrics-reader adds to view, edit and admin.
+    let metrics_reader = || rule(READ, &["metrics.k8s.io"], &["pods", "nodes"]);
+    let mut edit = vec![rule(WRITE, ALL_GROUPS_OF_VIEW, VIEWABLE), rule(READ, ALL_GROUPS_OF_VIEW, VIEWABLE), rule(READ, &[""], &["secrets"]), metrics_reader()];
     edit.push(rule(WRITE, &[""], &["secrets"]));
     let mut admin = edit.clone();
     admin.push(rule(&["*"], &["rbac.authorization.k8s.io"], &["roles", "rolebindings"]));
@@ -223,7 +225,7 @@ pub fn bootstrap_policy() -> Vec<Value> {
         cluster_role("cluster-admin", vec![rule(&["*"], &["*"], &["*"]), non_resource(&["*"], &["*"])]),
         cluster_role("admin", admin),
         cluster_role("edit", edit),
-        cluster_role("view", vec![rule(READ, ALL_GROUPS_OF_VIEW, VIEWABLE)]),
+        cluster_role("view", vec![rule(READ, ALL_GROUPS_OF_VIEW, VIEWABLE), metrics_reader()]),
         cluster_role("system:discovery", vec![non_resource(&["get"], &["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/readyz", "/openapi", "/openapi/*", "/version", "/version/"])]),
         cluster_role("system:basic-user", vec![rule(&["create"], &["authorization.k8s.io"], &["selfsubjectaccessreviews", "selfsubjectrulesreviews"])]),
         cluster_role("system:node", vec![

@@ -159,12 +159,29 @@ impl ApiServer {
     pub fn read(&self, req: &ApiRequest, now: Timestamp) -> ApiResponse {
         let result = match self.non_resource(req) {
             Some(result) => result,
-            None => resources::parse_path(&req.path).and_then(|target| {
-                self.authorize(req, &target)?;
+            None => self.authorize_path(req).and_then(|target| {
+                if target.resource.aggregated {
+                    return Err(Self::not_served_here(&target));
+                }
                 self.read_target(req, &target, now)
             }),
         };
         result.unwrap_or_else(|e| ApiResponse::error(&e))
+    }
+
+    /// Parses a resource request's path and checks that its user may make
+    /// it: what the aggregation layer does before it hands a request to the
+    /// API server that serves its group.
+    pub fn authorize_path(&self, req: &ApiRequest) -> Result<RequestTarget, ApiError> {
+        let target = resources::parse_path(&req.path)?;
+        self.authorize(req, &target)?;
+        Ok(target)
+    }
+
+    /// A request for a group another server serves (metrics-server's), which
+    /// only reaches this one when nobody routed it there.
+    fn not_served_here(target: &RequestTarget) -> ApiError {
+        ApiError::ServiceUnavailable { message: format!("the server is currently unable to handle the request: {} is served by metrics-server", target.resource.api_version()) }
     }
 
     /// Discovery, `/version` and health: paths that name no resource.
@@ -218,6 +235,9 @@ impl ApiServer {
         }
         let target = resources::parse_path(&req.path)?;
         self.authorize(req, &target)?;
+        if target.resource.aggregated {
+            return Err(Self::not_served_here(&target));
+        }
         if !target.resource.is_stored() {
             return match req.method {
                 Method::Post => self.review(req, &target).map(ApiResult::Response),

@@ -23,6 +23,9 @@ pub struct ResourceType {
     pub verbs: &'static [&'static str],
     /// Discovery's categories (`all` for `kubectl get all`).
     pub categories: &'static [&'static str],
+    /// Served by metrics-server behind the aggregation layer, not by this
+    /// API server's store (`ControlPlane` routes it to `metrics_api`).
+    pub aggregated: bool,
 }
 
 impl ResourceType {
@@ -86,6 +89,7 @@ const fn stored(group: &'static str, version: &'static str, plural: &'static str
         selectable_fields: &[],
         verbs: STANDARD_VERBS,
         categories: &[],
+        aggregated: false,
     }
 }
 
@@ -112,9 +116,16 @@ impl ResourceType {
         self
     }
 
-    /// Whether objects of this resource are kept in the store (reviews are not).
+    /// Read-only, from metrics-server's memory.
+    const fn served_by_metrics_server(mut self) -> Self {
+        self.verbs = &["get", "list"];
+        self.aggregated = true;
+        self
+    }
+
+    /// Whether objects of this resource are kept in the store (reviews and metrics are not).
     pub fn is_stored(&self) -> bool {
-        self.verbs.contains(&"get")
+        self.verbs.contains(&"get") && !self.aggregated
     }
 
     pub fn has_subresource(&self, sub: &str) -> bool {
@@ -201,6 +212,11 @@ pub const SELF_SUBJECT_ACCESS_REVIEWS: ResourceType =
 pub const SELF_SUBJECT_RULES_REVIEWS: ResourceType =
     stored("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "selfsubjectrulesreview", "SelfSubjectRulesReview", false).verbs(&["create"]);
 
+/// The resource metrics API (`kubectl top`): the pods' and nodes' latest
+/// usage, as metrics-server serves it.
+pub const POD_METRICS: ResourceType = stored("metrics.k8s.io", "v1beta1", "pods", "pod", "PodMetrics", true).served_by_metrics_server();
+pub const NODE_METRICS: ResourceType = stored("metrics.k8s.io", "v1beta1", "nodes", "node", "NodeMetrics", false).served_by_metrics_server();
+
 /// Every served resource, in discovery order.
 pub const ALL: &[ResourceType] = &[
     PODS,
@@ -230,6 +246,8 @@ pub const ALL: &[ResourceType] = &[
     PRIORITY_CLASSES,
     SELF_SUBJECT_ACCESS_REVIEWS,
     SELF_SUBJECT_RULES_REVIEWS,
+    POD_METRICS,
+    NODE_METRICS,
 ];
 
 /// The group/versions served, in discovery order (the core group first, as "v1").

@@ -18,6 +18,7 @@ pub mod node;
 pub mod pod_network;
 pub mod runtime;
 pub mod status;
+pub mod usage_sampler;
 
 use crate::metrics_server::{ContainerUsage, PodUsage, RESOLUTION};
 use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
