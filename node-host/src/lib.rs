@@ -24,6 +24,7 @@ pub mod security;
 pub mod server;
 pub mod standalone;
 pub mod tls;
+pub mod usage_meter;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
 use tabernetes_core::kubelet::node::NodeInfo;
 use tabernetes_core::kubelet::runtime::RuntimeCommand;
+use tabernetes_core::metrics_server;
 use tabernetes_core::protocol::{self, NodeMessage, PlaneMessage, PROTOCOL_VERSION};
 use tabernetes_core::Timestamp;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
@@ -56,6 +57,8 @@ impl NodeLoop {
     /// relay to the page (browser mode); nothing needs to send any.
     pub async fn run(mut self, mut sessions: UnboundedReceiver<SessionEvent>, mut reports: UnboundedReceiver<PodReport>, mut calls: UnboundedReceiver<ApiCall>) {
         let mut sweep = tokio::time::interval(RELAY_SWEEP);
+        let scrape_every = metrics_server::RESOLUTION.unsigned_abs();
+        let mut scrape = tokio::time::interval_at(tokio::time::Instant::now() + scrape_every, scrape_every);
         loop {
             let wake = self.agent.next_wake().map(|t| {
                 let ms = t.as_millisecond() - now().as_millisecond();
@@ -78,10 +81,22 @@ impl NodeLoop {
                         self.send(&cancel);
                     }
                 }
+                _ = scrape.tick() => self.scrape(),
                 _ = sleep_or_forever(wake) => self.agent.tick(now()),
             }
             self.flush();
         }
+    }
+
+    /// What metrics-server would get from this kubelet: each running
+    /// container's usage over the last window, sent to the page (which keeps
+    /// it for the HPA and `kubectl top`).
+    fn scrape(&mut self) {
+        let t = now();
+        for usage in self.pods.sample_usage() {
+            self.agent.on_runtime_event(usage, t);
+        }
+        self.send(&NodeMessage::ResourceMetrics { usage: self.agent.resource_metrics(t) });
     }
 
     fn send(&self, message: &NodeMessage) {

@@ -18,10 +18,11 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::Duration;
 
+use crate::usage_meter::{MeteredLimits, ThreadCpu, UsageMeter};
 use sha2::{Digest, Sha256};
 use wasmtime::{
-    Config, Engine, ExternType, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap,
-    UpdateDeadline, WasmBacktrace,
+    Config, Engine, ExternType, Linker, Module, Store, StoreLimitsBuilder, Trap, UpdateDeadline,
+    WasmBacktrace,
 };
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
@@ -117,7 +118,7 @@ pub enum RuntimeError {
 /// Per-run store data.
 struct RunState {
     wasi: WasiP1Ctx,
-    limits: StoreLimits,
+    limits: MeteredLimits,
 }
 
 /// Marks the error the epoch callback returns, so `run` can tell a kill from a trap.
@@ -233,11 +234,15 @@ impl Runtime {
     /// Must not be called from inside an async task (use a plain thread or
     /// `spawn_blocking`): it blocks on a Tokio runtime, the current one if the
     /// thread has one, as wasmtime-wasi's own blocking mode does.
+    ///
+    /// Keeps `usage` up to date while it runs: CPU time at every epoch tick
+    /// spent computing, memory at every growth.
     pub fn run(
         &self,
         module: &Module,
         launch: &Launch,
         cancel: &CancelToken,
+        usage: &Arc<UsageMeter>,
         on_output: OutputFn,
     ) -> RunOutcome {
         if cancel.is_cancelled() {
@@ -272,11 +277,14 @@ impl Runtime {
             .table_elements(TABLE_ELEMENTS_LIMIT)
             .build();
 
+        let limits = MeteredLimits { limits, meter: usage.clone() };
         let mut store = Store::new(&self.engine, RunState { wasi, limits });
         store.limiter(|state| &mut state.limits);
         store.set_epoch_deadline(1);
         let token = cancel.clone();
+        let (cpu, meter) = (ThreadCpu::start(), usage.clone());
         store.epoch_deadline_callback(move |_| {
+            cpu.update(&meter);
             if token.is_cancelled() {
                 Err(Cancelled.into())
             } else {

@@ -14,6 +14,7 @@ use node_host::runtime::{
     TRUNCATED_NOTE,
 };
 use sha2::{Digest, Sha256};
+use node_host::usage_meter::UsageMeter;
 
 const WASI: &str = "wasi_snapshot_preview1";
 
@@ -53,7 +54,7 @@ fn run_wat(wat: &str, launch: &Launch) -> (RunOutcome, Captured) {
     let runtime = Runtime::new().unwrap();
     let (_, module) = runtime.load(&wat::parse_str(wat).unwrap()).unwrap();
     let out = Captured::default();
-    let outcome = runtime.run(&module, launch, &CancelToken::new(), out.callback());
+    let outcome = runtime.run(&module, launch, &CancelToken::new(), &Default::default(), out.callback());
     (outcome, out)
 }
 
@@ -162,6 +163,7 @@ fn cancel_after(wat: &str, after: Duration) -> (RunOutcome, Duration) {
                 &module,
                 &launch(&["loop"]),
                 &cancel,
+                &Default::default(),
                 Captured::default().callback(),
             );
             done_tx.send(Instant::now()).unwrap();
@@ -189,6 +191,28 @@ fn busy_loop_is_killed_by_cancel() {
     );
     assert_eq!(outcome, RunOutcome::Killed);
     assert!(took < Duration::from_millis(500), "took {took:?}");
+}
+
+#[test]
+fn a_computing_guest_is_charged_cpu_and_its_memory_is_measured() {
+    let runtime = Runtime::new().unwrap();
+    let wat = r#"(module (memory (export "memory") 3) (func (export "_start") (loop $spin (br $spin))))"#;
+    let (_, module) = runtime.load(&wat::parse_str(wat).unwrap()).unwrap();
+    let (cancel, usage) = (CancelToken::new(), Arc::new(UsageMeter::default()));
+    let runner = {
+        let (cancel, usage) = (cancel.clone(), usage.clone());
+        thread::spawn(move || runtime.run(&module, &launch(&["spin"]), &cancel, &usage, Captured::default().callback()))
+    };
+    // Counted as it runs, not only at the end: 100 ms of CPU shows up
+    // while the guest is still spinning.
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while usage.cpu_nanos() < 100_000_000 {
+        assert!(Instant::now() < give_up, "10 s of spinning charged {} ns", usage.cpu_nanos());
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(usage.memory_bytes(), 3 * 65536, "three wasm pages");
+    cancel.cancel();
+    assert_eq!(runner.join().unwrap(), RunOutcome::Killed);
 }
 
 #[test]
@@ -248,7 +272,7 @@ fn hello_with_sleep_seconds_beats_until_stopped() {
     let runner = {
         let (cancel, callback) = (cancel.clone(), out.callback());
         thread::spawn(move || {
-            let outcome = runtime.run(&module, &launch, &cancel, callback);
+            let outcome = runtime.run(&module, &launch, &cancel, &Default::default(), callback);
             done_tx.send(Instant::now()).unwrap();
             outcome
         })
@@ -298,7 +322,7 @@ fn output_streams_before_exit() {
         Arc::new(move |_, bytes| tx.lock().unwrap().send(bytes.to_vec()).unwrap());
     let runner = {
         let cancel = cancel.clone();
-        thread::spawn(move || runtime.run(&module, &launch(&["tick"]), &cancel, on_output))
+        thread::spawn(move || runtime.run(&module, &launch(&["tick"]), &cancel, &Default::default(), on_output))
     };
     let first = rx.recv_timeout(Duration::from_secs(5));
     cancel.cancel();
@@ -388,6 +412,7 @@ fn load_caches_by_sha256() {
         &module,
         &launch(&["hi"]),
         &CancelToken::new(),
+        &Default::default(),
         out.callback(),
     );
     assert_eq!(outcome, RunOutcome::Exited(0));
@@ -436,7 +461,7 @@ fn cancelled_before_start_never_runs() {
     cancel.cancel();
     let out = Captured::default();
     assert_eq!(
-        runtime.run(&module, &launch(&["x"]), &cancel, out.callback()),
+        runtime.run(&module, &launch(&["x"]), &cancel, &Default::default(), out.callback()),
         RunOutcome::Killed
     );
     assert_eq!(out.of(Stream::Stdout), b"");

@@ -88,6 +88,23 @@ spec:
 """
 
 
+HPA = """
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: burner
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: burner}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Resource
+    resource:
+      name: cpu
+      target: {type: Utilization, averageUtilization: 50}
+"""
+
+
 class Kubectl(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -227,6 +244,36 @@ class Kubectl(unittest.TestCase):
         refused = self.k("apply", "-f", "-", input='{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"nope"}}', context="tabernetes-viewer", check=False)
         self.assertNotEqual(refused.returncode, 0)
         self.assertIn('User "viewer" cannot create resource "configmaps"', refused.stderr)
+
+    def test_top_and_the_autoscaler_see_the_cpu_the_node_measured(self):
+        # `stress` computes for 400 ms of every second on node-host's wasmtime;
+        # node-host's kubelet measures its thread's CPU time and reports it every 15 s.
+        burner = deployment("burner", 1).replace("image: hello", "image: stress").replace(
+            '- {name: SLEEP_SECONDS, value: "5"}', '- {name: CPU_MILLICORES, value: "400"}\n        resources: {requests: {cpu: 200m}}')
+        self.k("apply", "-f", "-", input=burner)
+        self.rollout("burner")
+
+        def top_cpu():
+            result = self.k("top", "pod", "-l", "app=burner", "--no-headers", check=False)
+            fields = result.stdout.split()
+            return int(fields[1].rstrip("m")) if result.returncode == 0 and len(fields) >= 3 else None
+
+        self.cluster.wait_for(lambda: top_cpu() is not None, "kubectl top to show the pod", timeout=60)
+        cpu = top_cpu()
+        # 400m asked for; a busy CI machine may give the thread a bit less.
+        self.assertTrue(200 <= cpu <= 600, f"kubectl top pod says {cpu}m")
+        node = self.k("top", "node", "--no-headers").stdout.split()
+        self.assertEqual(node[0], "laptop")
+        self.assertGreaterEqual(int(node[1].rstrip("m")), 200)
+
+        # Twice the target of 50% of 200m: the HPA asks for more replicas, up to its max.
+        # (`kubectl autoscale` sends protobuf, which only access reviews are read as; see docs/kubectl.md.)
+        self.k("apply", "-f", "-", input=HPA)
+        self.cluster.wait_for(lambda: self.cluster.json("get", "deploy", "burner")["spec"]["replicas"] == 3, "the HPA to scale burner to 3", timeout=120)
+        hpa = self.cluster.json("get", "hpa", "burner")
+        self.assertGreater(hpa["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"], 50)
+        self.k("delete", "hpa", "burner")
+        self.k("delete", "deployment", "burner")
 
     def test_invalid_objects_are_refused_with_field_paths(self):
         bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad_Name"}, "spec": {"containers": [{"name": "c"}]}}

@@ -1,60 +1,15 @@
 // Smoke test for the `hello` workload under Node's WASI (preview1).
 // Usage: node workloads/hello/smoke-test.mjs path/to/hello.wasm
 // Exits non-zero (with a message) if the module's output or exit code is wrong.
-import { WASI } from 'node:wasi';
-import { Worker } from 'node:worker_threads';
-import { readFileSync, openSync, closeSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { loadWorkload } from '../smoke-wasi.mjs';
 
 const wasmPath = process.argv[2];
 if (!wasmPath) {
   console.error('usage: node smoke-test.mjs hello.wasm');
   process.exit(64);
 }
-const module = await WebAssembly.compile(readFileSync(wasmPath));
-const dir = mkdtempSync(join(tmpdir(), 'hello-wasi-'));
-
-async function run(args, env) {
-  const outPath = join(dir, 'stdout');
-  const errPath = join(dir, 'stderr');
-  const stdout = openSync(outPath, 'w');
-  const stderr = openSync(errPath, 'w');
-  const wasi = new WASI({ version: 'preview1', args, env, stdout, stderr, returnOnExit: true });
-  const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
-  const code = wasi.start(instance);
-  closeSync(stdout);
-  closeSync(stderr);
-  return { code, stdout: readFileSync(outPath, 'utf8'), stderr: readFileSync(errPath, 'utf8') };
-}
-
-// Long-running mode never exits, so it runs in a worker that is terminated
-// once the heartbeats have been seen (or after a timeout, which fails the test).
-async function runUntil(args, env, pattern, timeoutMs) {
-  const outPath = join(dir, 'serve-stdout');
-  const worker = new Worker(
-    `const { WASI } = require('node:wasi');
-     const { openSync } = require('node:fs');
-     const { workerData: d } = require('node:worker_threads');
-     const stdout = openSync(d.outPath, 'w');
-     const wasi = new WASI({ version: 'preview1', args: d.args, env: d.env, stdout, returnOnExit: true });
-     WebAssembly.instantiate(d.module, wasi.getImportObject()).then((i) => wasi.start(i));`,
-    { eval: true, workerData: { module, outPath, args, env } },
-  );
-  const started = Date.now();
-  try {
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 50));
-      let text = '';
-      try { text = readFileSync(outPath, 'utf8'); } catch {}
-      if (pattern.test(text)) return text;
-      if (Date.now() - started > timeoutMs) throw new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${text}`);
-    }
-  } finally {
-    await worker.terminate();
-  }
-}
+const { run, runUntil, cleanup } = await loadWorkload(wasmPath);
 
 try {
   const ok = await run(['hello', 'one', 'two words'], { ZED: 'last', ALPHA: '1', POD_NAME: 'hello-pod' });
@@ -85,5 +40,5 @@ try {
   console.error(`smoke test FAILED for ${wasmPath}:\n${err.message}`);
   process.exitCode = 1;
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  cleanup();
 }
