@@ -283,6 +283,44 @@ spec:
             image: hello
 `;
 
+const stressPod = (name, runtime) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+spec:
+  nodeSelector:
+    tabernetes.io/runtime: ${runtime}
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: stress
+    image: stress
+    env:
+    - {name: CPU_MILLICORES, value: "300"}
+`;
+
+test('both kinds of node measure what their pods compute: kubectl top through the tab', async () => {
+  const file = join(tmpdir(), `stress-${process.pid}.yaml`);
+  writeFileSync(file, `${stressPod('stress-in-page', 'browser')}---\n${stressPod('stress-wasmtime', 'wasmtime')}`);
+  await kubectl('apply', '-f', file);
+  await kubectl('wait', '--for=condition=Ready', 'pod/stress-in-page', 'pod/stress-wasmtime', '--timeout=60s');
+  // Each kubelet is scraped every 15 s; the page's thread and node-host's each give 300m.
+  const cpu = {};
+  const deadline = Date.now() + 60_000;
+  while (!(cpu['stress-in-page'] > 100 && cpu['stress-wasmtime'] > 100)) {
+    assert.ok(Date.now() < deadline, `kubectl top pod never showed both at work: ${JSON.stringify(cpu)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const top = await run(kubectlBin, ['--kubeconfig', kubeconfig, 'top', 'pod', '--no-headers'], { timeout: 60_000 }).catch((e) => ({ stdout: '' }));
+    for (const line of top.stdout.split('\n')) {
+      const [name, millicores] = line.trim().split(/\s+/);
+      if (name?.startsWith('stress-')) cpu[name] = parseInt(millicores, 10);
+    }
+  }
+  assert.ok(cpu['stress-in-page'] < 700 && cpu['stress-wasmtime'] < 700, JSON.stringify(cpu));
+  const nodes = await kubectl('top', 'node', '--no-headers');
+  assert.match(nodes, /^in-page\s+\d+m/m);
+  await kubectl('delete', '-f', file, '--wait=true');
+});
+
 test('the clock pauses and steps: a CronJob fires on the cluster\'s time', async () => {
   await page.click('#clock-pause');
   await page.waitForSelector('#clock-time[data-paused="true"]');

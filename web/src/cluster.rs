@@ -7,17 +7,20 @@
 //! the UI after the borrow ends, so async work (module fetches, sockets)
 //! never holds it.
 
+use crate::node::compute_meter::ComputeMeter;
 use crate::node::in_page::{self, Report};
+use crate::node::wasi::performance_now;
 use crate::node_host_link::Link;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 use tabernetes_core::apiserver::watch::BOOKMARK_INTERVAL_SECS;
 use tabernetes_core::apiserver::ApiRequest;
 use tabernetes_core::control_plane::ADMIN;
 use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
 use tabernetes_core::kubelet::node::NodeInfo;
-use tabernetes_core::kubelet::runtime::{ContainerLaunch, RuntimeCommand};
+use tabernetes_core::kubelet::runtime::{ContainerLaunch, RuntimeCommand, RuntimeEvent};
+use tabernetes_core::kubelet::usage_sampler::{ContainerCounters, UsageSampler};
 use tabernetes_core::node_sessions::{NodeSessions, SessionId};
 use tabernetes_core::protocol::{NodeMessage, PlaneMessage};
 use tabernetes_core::clock::Clock;
@@ -56,6 +59,10 @@ pub struct Cluster {
     in_page_session: SessionId,
     /// Pods the in-page node was told to stop; a pending start for them is skipped.
     stopped: HashSet<String>,
+    /// The in-page node's running containers, by (pod UID, container): what
+    /// each has used, and when it started (`performance.now()`, ms).
+    meters: HashMap<(String, String), (Rc<ComputeMeter>, f64)>,
+    usage: UsageSampler,
     /// node-host links, by their session.
     pub links: BTreeMap<SessionId, LinkState>,
     /// The cluster's time: real time by default; a learner can pause, step
@@ -190,6 +197,8 @@ impl ClusterHandle {
             in_page,
             in_page_session,
             stopped: HashSet::new(),
+            meters: HashMap::new(),
+            usage: UsageSampler::default(),
             links: BTreeMap::new(),
             clock,
             saved_revision,
@@ -266,10 +275,14 @@ impl ClusterHandle {
             let handle = self.clone();
             let cancelled_handle = self.clone();
             let uid = launch.pod_uid.clone();
+            let meter = Rc::new(ComputeMeter::default());
+            let container = (launch.pod_uid.clone(), launch.container.clone());
+            self.inner.borrow_mut().meters.insert(container, (meter.clone(), performance_now()));
             in_page::start(
                 launch,
                 move || cancelled_handle.inner.borrow().stopped.contains(&uid),
                 move |report| handle.on_in_page_report(report),
+                meter,
             );
         }
     }
@@ -280,12 +293,41 @@ impl ClusterHandle {
             match report {
                 Report::Event(event) => {
                     let now = c.now();
+                    if let RuntimeEvent::Exited { pod_uid, container, .. } | RuntimeEvent::PullFailed { pod_uid, container, .. } = &event {
+                        c.meters.remove(&(pod_uid.clone(), container.clone()));
+                    }
                     c.in_page.on_runtime_event(event, now)
                 }
                 Report::Log { pod_uid, container, data } => c.plane.append_log(&pod_uid, &container, &data),
             }
         }
         self.pump();
+    }
+
+    /// metrics-server's scrape of the in-page kubelet (node-hosts send their
+    /// own): each running container's usage since the last one. Called every
+    /// 15 s of real time, whatever the cluster's clock, since usage is a rate.
+    pub fn scrape_in_page(&self) {
+        let mut guard = self.inner.borrow_mut();
+        let c = &mut *guard;
+        let nanos = |ms: f64| (ms * 1e6) as u64;
+        let counters = c
+            .meters
+            .iter()
+            .map(|((pod_uid, container), (meter, started_ms))| ContainerCounters {
+                pod_uid: pod_uid.clone(),
+                container: container.clone(),
+                cpu_nanos: meter.cpu_nanos(),
+                started_nanos: nanos(*started_ms),
+                memory_bytes: meter.memory_bytes(),
+            })
+            .collect();
+        let now = c.now();
+        for usage in c.usage.sample(nanos(performance_now()), counters) {
+            c.in_page.on_runtime_event(usage, now);
+        }
+        let usage = c.in_page.resource_metrics(now);
+        c.receive(c.in_page_session, NodeMessage::ResourceMetrics { usage }, now);
     }
 
     /// Advances the clock: controllers, kubelet back-offs, heartbeats, and

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use tabernetes_web::node::compute_meter::ComputeMeter;
 use tabernetes_web::node::wasi::{
     can_suspend, compile, run_command, run_streaming, CommandOutput, Ended, Stream,
     CANNOT_WAIT_MESSAGE, EXIT_CODE_CANNOT_WAIT, EXIT_CODE_NOT_STARTED, EXIT_CODE_TRAP,
@@ -578,6 +579,7 @@ async fn streaming_without_jspi_refuses_to_wait_and_keeps_the_output() {
         b"",
         journal.on_output(),
         || false,
+        Rc::default(),
     )
     .await;
     assert_eq!(
@@ -609,6 +611,7 @@ async fn with_jspi_a_sleeping_module_lets_the_page_run_then_resumes() {
         b"",
         journal.on_output(),
         || false,
+        Rc::default(),
     )
     .await;
     // proc_exit after a resume still ends the run as an exit, not a trap.
@@ -644,10 +647,35 @@ async fn with_jspi_a_sleeping_module_is_killed_promptly_when_cancelled() {
         b"",
         journal.on_output(),
         move || cancelled.get(),
+        Rc::default(),
     )
     .await;
     assert_eq!(ended, Ended::Killed);
     let took = js_sys::Date::now() - started;
     assert!(took < 1_000.0, "took {took} ms");
     assert_eq!(journal.entries(), vec!["Stdout: tick\n"]);
+}
+
+#[wasm_bindgen_test]
+async fn a_streaming_run_is_charged_the_time_it_computes_and_its_memory() {
+    // Spins until 60 ms have passed on the monotonic clock, then returns.
+    let spinner = format!(
+        r#"(module
+          (import "wasi_snapshot_preview1" "clock_time_get" (func $clock_time_get (param i32 i64 i32) (result i32)))
+          (memory (export "memory") 2)
+          (func (export "_start") (local $until i64)
+            (drop (call $clock_time_get (i32.const 1) (i64.const 1) (i32.const 0)))
+            (local.set $until (i64.add (i64.load (i32.const 0)) (i64.const {ns})))
+            (loop $spin
+              (drop (call $clock_time_get (i32.const 1) (i64.const 1) (i32.const 0)))
+              (br_if $spin (i64.lt_u (i64.load (i32.const 0)) (local.get $until))))))"#,
+        ns = 60_000_000u64
+    );
+    let meter = Rc::new(ComputeMeter::default());
+    let journal = Journal::default();
+    let ended = run_streaming(&module(&spinner).await, &args(&["spin"]), &[], b"", journal.on_output(), || false, meter.clone()).await;
+    assert_eq!(ended, Ended::Exited { exit_code: 0, trap: None });
+    assert!(meter.cpu_nanos() >= 60_000_000, "charged {} ns for 60 ms of computing", meter.cpu_nanos());
+    assert!(meter.cpu_nanos() < 10_000_000_000, "charged {} ns", meter.cpu_nanos());
+    assert_eq!(meter.memory_bytes(), 2 * 65536);
 }

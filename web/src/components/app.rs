@@ -14,6 +14,8 @@ use yew::prelude::*;
 const TICK_MS: u32 = 500;
 /// A changed cluster is saved at most every this many ticks (5 s), and when the page is hidden.
 const SAVE_EVERY_TICKS: u32 = 10;
+/// How often the in-page kubelet is scraped for metrics, as metrics-server's resolution.
+const SCRAPE_MS: u32 = tabernetes_core::metrics_server::RESOLUTION.as_millis() as u32;
 
 #[derive(Properties, PartialEq)]
 pub struct AppProps {
@@ -48,6 +50,8 @@ pub fn app(props: &AppProps) -> Html {
                     ticker.save();
                 }
             });
+            let scraper = base.clone();
+            let scrapes = Interval::new(SCRAPE_MS, move || scraper.scrape_in_page());
             // Leaving or hiding the page saves at once (the periodic save may be seconds away).
             let saver = base.clone();
             let on_hide = Closure::<dyn Fn()>::new(move || saver.save());
@@ -65,6 +69,7 @@ pub fn app(props: &AppProps) -> Html {
             }
             move || {
                 drop(interval);
+                drop(scrapes);
                 if let Some(window) = web_sys::window() {
                     let _ = window.remove_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
                 }

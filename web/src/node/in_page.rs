@@ -4,6 +4,7 @@
 //! including an exit when the pod's deletion stopped the container (the
 //! kubelet waits for that report before it deletes the pod).
 
+use super::compute_meter::ComputeMeter;
 use super::wasi;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -61,7 +62,8 @@ async fn load(image: &str) -> Result<(String, js_sys::WebAssembly::Module), Stri
 /// `cancelled` is asked before the module starts (a pod deleted meanwhile never
 /// runs) and while it sleeps (see [`wasi::run_streaming`]); a module that
 /// computes without sleeping cannot be interrupted on the page's thread.
-pub fn start(launch: ContainerLaunch, cancelled: impl Fn() -> bool + 'static, report: impl Fn(Report) + 'static) {
+/// `meter` counts what it uses, for the in-page kubelet's scrapes.
+pub fn start(launch: ContainerLaunch, cancelled: impl Fn() -> bool + 'static, report: impl Fn(Report) + 'static, meter: Rc<ComputeMeter>) {
     let (cancelled, report) = (Rc::new(cancelled), Rc::new(report));
     wasm_bindgen_futures::spawn_local(async move {
         let (uid, name) = (launch.pod_uid.clone(), launch.container.clone());
@@ -87,7 +89,7 @@ pub fn start(launch: ContainerLaunch, cancelled: impl Fn() -> bool + 'static, re
             }
         };
         let is_cancelled = cancelled.clone();
-        let ended = wasi::run_streaming(&module, &launch.argv, &launch.env, &[], on_output, move || is_cancelled()).await;
+        let ended = wasi::run_streaming(&module, &launch.argv, &launch.env, &[], on_output, move || is_cancelled(), meter).await;
         match ended {
             wasi::Ended::Exited { exit_code, trap } => {
                 report(Report::Event(RuntimeEvent::Exited { pod_uid: uid, container: name, exit_code, message: trap }))

@@ -28,6 +28,8 @@ use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use super::compute_meter::ComputeMeter;
+
 use js_sys::{ArrayBuffer, Function, Object, Reflect, Uint8Array, WebAssembly};
 use wasm_bindgen::closure::{Closure, WasmClosure};
 use wasm_bindgen::prelude::*;
@@ -180,6 +182,7 @@ pub async fn run_streaming(
     stdin: &[u8],
     on_output: impl Fn(Stream, &[u8]) + 'static,
     cancelled: impl Fn() -> bool + 'static,
+    meter: Rc<ComputeMeter>,
 ) -> Ended {
     let jspi = jspi();
     let waits = if jspi.is_some() {
@@ -195,6 +198,7 @@ pub async fn run_streaming(
         Some(Box::new(on_output)),
         Box::new(cancelled),
     ));
+    *process.meter.borrow_mut() = Some(meter);
     let ended = match Run::prepare(module, &process, jspi.as_ref()) {
         Err(message) => Ended::Exited {
             exit_code: EXIT_CODE_NOT_STARTED,
@@ -202,10 +206,13 @@ pub async fn run_streaming(
         },
         Ok(run) => match &jspi {
             None => {
+                process.resume_metering();
                 let result = run.start.call0(&JsValue::UNDEFINED);
+                process.pause_metering();
                 run.finish(result)
             }
             Some(jspi) => {
+                process.resume_metering();
                 // `promising` runs `_start` on a stack of its own that a sleep can
                 // suspend; the promise settles when `_start` returns or throws.
                 let result = match jspi.promising.call1(&JsValue::UNDEFINED, &run.start) {
@@ -221,6 +228,7 @@ pub async fn run_streaming(
                     },
                     Err(thrown) => Err(thrown),
                 };
+                process.pause_metering();
                 run.finish(result)
             }
         },
@@ -349,6 +357,8 @@ struct Process {
     /// Where captured output goes at each sleep and at the end, when streaming.
     on_output: Option<OutputFn>,
     cancelled: Box<dyn Fn() -> bool>,
+    /// Counts the module's compute time, for a pod's metrics.
+    meter: RefCell<Option<Rc<ComputeMeter>>>,
 }
 
 impl Process {
@@ -380,6 +390,22 @@ impl Process {
             waits,
             on_output,
             cancelled,
+            meter: RefCell::new(None),
+        }
+    }
+
+    /// The module computes from now on (it starts, or wakes from a sleep).
+    fn resume_metering(&self) {
+        if let Some(meter) = self.meter.borrow().as_ref() {
+            meter.resume(performance_now());
+        }
+    }
+
+    /// The module stops computing (it sleeps or ends).
+    fn pause_metering(&self) {
+        if let Some(meter) = self.meter.borrow().as_ref() {
+            let memory = self.memory.borrow().as_ref().map_or(0, |m| m.buffer().unchecked_into::<ArrayBuffer>().byte_length());
+            meter.pause(performance_now(), u64::from(memory));
         }
     }
 
@@ -525,7 +551,7 @@ extern "C" {
     fn get_random_values(array: &Uint8Array) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
-    fn performance_now() -> f64;
+    pub(crate) fn performance_now() -> f64;
 }
 
 /// The Web Crypto quota: `getRandomValues` throws beyond this many bytes per call.
@@ -1090,6 +1116,7 @@ fn poll_oneoff(
 /// `cancelled` says so (the guest is abandoned where it sleeps). Output so far is
 /// handed over first, so a sleeping module's logs are seen while it sleeps.
 fn sleep(p: Rc<Process>, wait: Wait, killed: JsValue) -> JsValue {
+    p.pause_metering();
     p.flush();
     // Timers in a background tab are throttled (to 1 s or more), so the end is a
     // deadline on the clock, not a count of timer ticks.
@@ -1110,6 +1137,8 @@ fn sleep(p: Rc<Process>, wait: Wait, killed: JsValue) -> JsValue {
             mem.write(wait.events, &fired)?;
             mem.write_u32(wait.nevents, 1)
         });
+        // The engine resumes the module as this promise settles.
+        p.resume_metering();
         Ok(JsValue::from(to_errno(result)))
     };
     wasm_bindgen_futures::future_to_promise(wake).into()
