@@ -148,7 +148,8 @@ fn update_status(api: &mut ApiServer, key: &PodKey, now: Timestamp, change: impl
     change(&mut pod);
     if pod != *current {
         let path = format!("{}/status", PODS.path(Some(&key.0), Some(&key.1)));
-        api.handle(&ApiRequest::put(path, pod).as_user(USER), now);
+        // A write that fails (the pod changed meanwhile) is retried by a later cycle.
+        let _ = api.submit(ApiRequest::put(path, pod).as_user(USER), now);
     }
 }
 
@@ -170,5 +171,6 @@ fn record_event(api: &mut ApiServer, pod: &PodKey, uid: &str, kind: &str, reason
         "lastTimestamp": stamp,
         "count": 1,
     });
-    api.handle(&ApiRequest::post(EVENTS.path(Some(ns), None), event).as_user(USER), now);
+    // Events are best effort, as kube-scheduler's recorder: a failure changes no decision.
+    let _ = api.submit(ApiRequest::post(EVENTS.path(Some(ns), None), event).as_user(USER), now);
 }

@@ -24,11 +24,6 @@ impl BindPlugin for DefaultBinder {
         let (ns, name) = (pod.namespace(), pod.name());
         let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": ns, "uid": pod.uid()}, "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
         let path = format!("{}/binding", PODS.path(Some(ns), Some(name)));
-        let response = api.handle(&ApiRequest::post(path, binding).as_user(USER), now).into_response();
-        if response.is_success() {
-            Ok(())
-        } else {
-            Err(Status::error(response.message()))
-        }
+        api.submit(ApiRequest::post(path, binding).as_user(USER), now).map_err(|response| Status::error(response.message()))
     }
 }
