@@ -7,7 +7,7 @@
 //! `system:node:NAME`. An empty user is the control plane's own loopback.
 
 use super::request::ApiRequest;
-use crate::store::{ObjectKey, Store};
+use crate::store::Store;
 use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,9 @@ impl<'a> User<'a> {
             "Group" => self.groups.iter().any(|g| g == name),
             "ServiceAccount" => {
                 let namespace = namespace.filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
-                self.name == format!("system:serviceaccount:{namespace}:{name}")
+                // `system:serviceaccount:{namespace}:{name}`, matched without building it.
+                let rest = self.name.strip_prefix("system:serviceaccount:").and_then(|r| r.strip_prefix(namespace));
+                rest.and_then(|r| r.strip_prefix(':')) == Some(name)
             }
             _ => false,
         }
@@ -111,8 +113,7 @@ impl Authorizer {
     fn role_rules(&self, store: &Store, kind: &str, namespace: &str, name: &str) -> Arc<Vec<PolicyRule>> {
         let cluster = kind == "ClusterRole";
         let namespace = if cluster { "" } else { namespace };
-        let key = if cluster { ObjectKey::new(CLUSTER_ROLES, "", name) } else { ObjectKey::new(ROLES, namespace, name) };
-        let Some(object) = store.get(&key) else { return Arc::default() };
+        let Some(object) = store.get_at(if cluster { CLUSTER_ROLES } else { ROLES }, namespace, name) else { return Arc::default() };
         let mut roles = self.roles.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let known = roles.iter().position(|(k, ns, n, _, _)| k == kind && ns == namespace && n == name);
         if let Some(at) = known {
@@ -258,6 +259,7 @@ pub fn bootstrap_policy() -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ObjectKey;
 
     /// A fresh authorizer each time, so no test reads rules another decoded.
     fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {

@@ -309,7 +309,8 @@ impl ApiServer {
 
     fn get(&self, target: &RequestTarget) -> Result<Arc<Value>, ApiError> {
         let name = target.name.as_deref().unwrap_or_default();
-        self.store.get(&Self::key(target, name)).cloned().ok_or_else(|| Self::not_found(target.resource, name))
+        let namespace = target.namespace.as_deref().unwrap_or_default();
+        self.store.get_at(&target.resource.storage_name(), namespace, name).cloned().ok_or_else(|| Self::not_found(target.resource, name))
     }
 
     fn selectors(req: &ApiRequest, resource: &ResourceType) -> Result<(LabelSelector, FieldSelector), ApiError> {
@@ -399,8 +400,7 @@ impl ApiServer {
 
     fn check_namespace_usable(&self, target: &RequestTarget) -> Result<(), ApiError> {
         let Some(ns) = target.namespace.as_deref().filter(|_| target.resource.namespaced) else { return Ok(()) };
-        let key = ObjectKey::new(NAMESPACES.storage_name(), "", ns);
-        match self.store.get(&key) {
+        match self.store.get_at(&NAMESPACES.storage_name(), "", ns) {
             None => Err(Self::not_found(&NAMESPACES, ns)),
             Some(obj) if obj.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") => {
                 Err(ApiError::Forbidden {

@@ -26,12 +26,13 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
-    /// The store's name for this resource: `pods`, `deployments.apps`.
-    pub fn storage_name(&self) -> String {
+    /// The store's name for this resource: `pods`, `deployments.apps`
+    /// (borrowed for the core group, whose objects most requests touch).
+    pub fn storage_name(&self) -> std::borrow::Cow<'static, str> {
         if self.group.is_empty() {
-            self.plural.to_string()
+            self.plural.into()
         } else {
-            format!("{}.{}", self.plural, self.group)
+            format!("{}.{}", self.plural, self.group).into()
         }
     }
 

@@ -130,7 +130,7 @@ impl ApiServer {
     pub(super) fn write_error(target: &RequestTarget, name: &str, e: StoreError) -> ApiError {
         match e {
             StoreError::Conflict { .. } => ApiError::Conflict {
-                resource: target.resource.storage_name(),
+                resource: target.resource.storage_name().into_owned(),
                 name: name.to_string(),
                 message: "the object has been modified; please apply your changes to the latest version and try again".into(),
             },
@@ -197,13 +197,13 @@ impl ApiServer {
         let old = self.get(target)?;
         if let Some(current) = old.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
             return Err(ApiError::Conflict {
-                resource: PODS.storage_name(),
+                resource: PODS.storage_name().into_owned(),
                 name: pod_name.clone(),
                 message: format!("pod {pod_name} is already assigned to node \"{current}\""),
             });
         }
         if old.pointer("/metadata/deletionTimestamp").is_some() {
-            return Err(ApiError::Conflict { resource: PODS.storage_name(), name: pod_name, message: "pod is being deleted".into() });
+            return Err(ApiError::Conflict { resource: PODS.storage_name().into_owned(), name: pod_name, message: "pod is being deleted".into() });
         }
         let mut pod = (*old).clone();
         pod["spec"]["nodeName"] = json!(node);
