@@ -10,6 +10,7 @@ use super::request::ApiRequest;
 use crate::store::Store;
 use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 /// The group that bypasses authorization, as on every Kubernetes cluster.
@@ -19,11 +20,20 @@ pub const NODES_GROUP: &str = "system:nodes";
 /// The read-only user a cluster starts with.
 pub const VIEWER: &str = "viewer";
 
-/// What a request asks to do, in RBAC's terms.
+/// What a request asks to do, in RBAC's terms. Borrowed from the request
+/// (every request is authorized, so building owned copies of its parts
+/// cost allocations on every one); owned when a review spells them out.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Attributes {
-    Resource { verb: String, group: String, resource: String, subresource: String, namespace: String, name: String },
-    NonResource { verb: String, path: String },
+pub enum Attributes<'a> {
+    Resource {
+        verb: Cow<'a, str>,
+        group: Cow<'a, str>,
+        resource: Cow<'a, str>,
+        subresource: Cow<'a, str>,
+        namespace: Cow<'a, str>,
+        name: Cow<'a, str>,
+    },
+    NonResource { verb: Cow<'a, str>, path: Cow<'a, str> },
 }
 
 pub struct User<'a> {
@@ -89,12 +99,12 @@ impl Clone for Authorizer {
 impl Authorizer {
     /// Whether `user` may do what `attributes` describe. Stops at the first
     /// role that allows it.
-    pub fn allowed(&self, store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
+    pub fn allowed(&self, store: &Store, user: &User<'_>, attributes: &Attributes<'_>) -> bool {
         if is_superuser(user) {
             return true;
         }
         let namespace = match attributes {
-            Attributes::Resource { namespace, .. } => namespace.as_str(),
+            Attributes::Resource { namespace, .. } => namespace,
             Attributes::NonResource { .. } => "",
         };
         bound_roles(store, user, namespace).any(|(kind, name)| self.role_rules(store, kind, namespace, name).iter().any(|r| covers(r, attributes)))
@@ -154,7 +164,7 @@ fn bound_roles<'a>(store: &'a Store, user: &'a User<'a>, namespace: &'a str) -> 
 
 /// RBAC's rule matching: `*` matches anything, `resource/subresource` names a
 /// subresource, resourceNames restrict by name, nonResourceURLs may end in `*`.
-fn covers(rule: &PolicyRule, attributes: &Attributes) -> bool {
+fn covers(rule: &PolicyRule, attributes: &Attributes<'_>) -> bool {
     let has = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
     match attributes {
         Attributes::Resource { verb, group, resource, subresource, name, .. } => {
@@ -262,7 +272,7 @@ mod tests {
     use crate::store::ObjectKey;
 
     /// A fresh authorizer each time, so no test reads rules another decoded.
-    fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
+    fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes<'_>) -> bool {
         Authorizer::default().allowed(store, user, attributes)
     }
 
@@ -276,14 +286,14 @@ mod tests {
         store
     }
 
-    fn resource(verb: &str, group: &str, resource: &str, subresource: &str, namespace: &str) -> Attributes {
+    fn resource<'a>(verb: &'a str, group: &'a str, resource: &'a str, subresource: &'a str, namespace: &'a str) -> Attributes<'a> {
         Attributes::Resource {
             verb: verb.into(),
             group: group.into(),
             resource: resource.into(),
             subresource: subresource.into(),
             namespace: namespace.into(),
-            name: String::new(),
+            name: "".into(),
         }
     }
 

@@ -215,7 +215,7 @@ impl ApiServer {
     /// Discovery, `/version` and health: paths that name no resource.
     fn non_resource(&self, req: &ApiRequest) -> Option<Result<ApiResponse, ApiError>> {
         let response = discovery::serve(&req.path)?;
-        let attributes = Attributes::NonResource { verb: "get".into(), path: req.path.clone() };
+        let attributes = Attributes::NonResource { verb: "get".into(), path: req.path.as_str().into() };
         if req.method != Method::Get {
             return Some(Err(ApiError::MethodNotAllowed));
         }
@@ -232,9 +232,9 @@ impl ApiServer {
             verb: verb.into(),
             group: resource.group.into(),
             resource: resource.plural.into(),
-            subresource: target.subresource.clone().unwrap_or_default(),
-            namespace: target.namespace.clone().unwrap_or_default(),
-            name: target.name.clone().unwrap_or_default(),
+            subresource: target.subresource.as_deref().unwrap_or_default().into(),
+            namespace: target.namespace.as_deref().unwrap_or_default().into(),
+            name: target.name.as_deref().unwrap_or_default().into(),
         };
         if self.authorizer.allowed(&self.store, &User::of(req), &attributes) {
             return Ok(());

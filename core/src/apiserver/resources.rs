@@ -260,20 +260,28 @@ pub struct RequestTarget {
 
 /// Parses `/api/v1/namespaces/{ns}/pods/{name}/{sub}` and the `/apis/{group}/{version}/…` forms.
 pub fn parse_path(path: &str) -> Result<RequestTarget, ApiError> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (group, version, rest) = match segments.as_slice() {
+    // The longest path served has 8 segments
+    // (`/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}/{subresource}`);
+    // they are split into an array, as every request's path is parsed.
+    let mut parts = [""; 8];
+    let mut count = 0;
+    for segment in path.trim_matches('/').split('/') {
+        *parts.get_mut(count).ok_or(ApiError::NoSuchResource)? = segment;
+        count += 1;
+    }
+    let (group, version, rest) = match &parts[..count] {
         ["api", version, rest @ ..] => ("", *version, rest),
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return Err(ApiError::NoSuchResource),
     };
     let (namespace, rest) = match rest {
         // `/namespaces/{name}` alone (or with a subresource) is the Namespace object itself.
-        ["namespaces", ns, plural, rest @ ..] if !(group.is_empty() && rest.is_empty() && (*plural == "status" || *plural == "finalize")) => {
-            (Some(ns.to_string()), std::iter::once(*plural).chain(rest.iter().copied()).collect::<Vec<_>>())
+        ["namespaces", ns, plural, after @ ..] if !(group.is_empty() && after.is_empty() && (*plural == "status" || *plural == "finalize")) => {
+            (Some(ns.to_string()), &rest[2..])
         }
-        _ => (None, rest.to_vec()),
+        _ => (None, rest),
     };
-    let (plural, name, subresource) = match rest.as_slice() {
+    let (plural, name, subresource) = match rest {
         [plural] => (*plural, None, None),
         [plural, name] => (*plural, Some(name.to_string()), None),
         [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),
