@@ -146,12 +146,14 @@ impl Entry {
         }
         self.matching.resize(nodes.len(), 0);
         Arc::make_mut(&mut self.node_domains).resize(nodes.len(), (0, NO_DOMAIN));
-        // Only nodes whose generation moved are read (the dense list of
-        // generations is scanned, not every NodeInfo).
-        for (position, &generation) in snapshot.generations().iter().enumerate() {
-            if self.node_domains[position].0 == generation {
-                continue;
-            }
+        // Only nodes whose generation moved are read: the dense list of
+        // generations is compared with the one read, in one tight pass
+        // between changes, not every NodeInfo.
+        let generations = snapshot.generations();
+        let mut from = 0;
+        while let Some(offset) = generations[from..].iter().zip(&self.node_domains[from..]).position(|(&now, &(read, _))| now != read) {
+            let position = from + offset;
+            from = position + 1;
             self.tally(position, -1);
             let node = &nodes[position];
             let domain = match node.labels().get(&*self.topology_key) {
