@@ -55,7 +55,17 @@ impl ResourceType {
 
     /// The URL of one object, or of the collection when `name` is None.
     pub fn path(&self, namespace: Option<&str>, name: Option<&str>) -> String {
-        let mut path = self.group_version_path();
+        // Sized once (with room for a subresource): clients build a path per request.
+        let parts = [self.group, self.version, self.plural, namespace.unwrap_or(""), name.unwrap_or("")];
+        let mut path = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 40);
+        if self.group.is_empty() {
+            path.push_str("/api/");
+        } else {
+            path.push_str("/apis/");
+            path.push_str(self.group);
+            path.push('/');
+        }
+        path.push_str(self.version);
         if let (true, Some(ns)) = (self.namespaced, namespace) {
             path.push_str("/namespaces/");
             path.push_str(ns);
