@@ -7,9 +7,10 @@
 //! `system:node:NAME`. An empty user is the control plane's own loopback.
 
 use super::request::ApiRequest;
-use crate::store::{ObjectKey, Store};
+use crate::store::Store;
 use k8s_openapi::api::rbac::v1::PolicyRule;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 /// The group that bypasses authorization, as on every Kubernetes cluster.
@@ -19,11 +20,20 @@ pub const NODES_GROUP: &str = "system:nodes";
 /// The read-only user a cluster starts with.
 pub const VIEWER: &str = "viewer";
 
-/// What a request asks to do, in RBAC's terms.
+/// What a request asks to do, in RBAC's terms. Borrowed from the request
+/// (every request is authorized, so building owned copies of its parts
+/// cost allocations on every one); owned when a review spells them out.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Attributes {
-    Resource { verb: String, group: String, resource: String, subresource: String, namespace: String, name: String },
-    NonResource { verb: String, path: String },
+pub enum Attributes<'a> {
+    Resource {
+        verb: Cow<'a, str>,
+        group: Cow<'a, str>,
+        resource: Cow<'a, str>,
+        subresource: Cow<'a, str>,
+        namespace: Cow<'a, str>,
+        name: Cow<'a, str>,
+    },
+    NonResource { verb: Cow<'a, str>, path: Cow<'a, str> },
 }
 
 pub struct User<'a> {
@@ -43,7 +53,9 @@ impl<'a> User<'a> {
             "Group" => self.groups.iter().any(|g| g == name),
             "ServiceAccount" => {
                 let namespace = namespace.filter(|n| !n.is_empty()).unwrap_or(binding_namespace);
-                self.name == format!("system:serviceaccount:{namespace}:{name}")
+                // `system:serviceaccount:{namespace}:{name}`, matched without building it.
+                let rest = self.name.strip_prefix("system:serviceaccount:").and_then(|r| r.strip_prefix(namespace));
+                rest.and_then(|r| r.strip_prefix(':')) == Some(name)
             }
             _ => false,
         }
@@ -87,12 +99,12 @@ impl Clone for Authorizer {
 impl Authorizer {
     /// Whether `user` may do what `attributes` describe. Stops at the first
     /// role that allows it.
-    pub fn allowed(&self, store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
+    pub fn allowed(&self, store: &Store, user: &User<'_>, attributes: &Attributes<'_>) -> bool {
         if is_superuser(user) {
             return true;
         }
         let namespace = match attributes {
-            Attributes::Resource { namespace, .. } => namespace.as_str(),
+            Attributes::Resource { namespace, .. } => namespace,
             Attributes::NonResource { .. } => "",
         };
         bound_roles(store, user, namespace).any(|(kind, name)| self.role_rules(store, kind, namespace, name).iter().any(|r| covers(r, attributes)))
@@ -111,8 +123,7 @@ impl Authorizer {
     fn role_rules(&self, store: &Store, kind: &str, namespace: &str, name: &str) -> Arc<Vec<PolicyRule>> {
         let cluster = kind == "ClusterRole";
         let namespace = if cluster { "" } else { namespace };
-        let key = if cluster { ObjectKey::new(CLUSTER_ROLES, "", name) } else { ObjectKey::new(ROLES, namespace, name) };
-        let Some(object) = store.get(&key) else { return Arc::default() };
+        let Some(object) = store.get_at(if cluster { CLUSTER_ROLES } else { ROLES }, namespace, name) else { return Arc::default() };
         let mut roles = self.roles.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let known = roles.iter().position(|(k, ns, n, _, _)| k == kind && ns == namespace && n == name);
         if let Some(at) = known {
@@ -153,7 +164,7 @@ fn bound_roles<'a>(store: &'a Store, user: &'a User<'a>, namespace: &'a str) -> 
 
 /// RBAC's rule matching: `*` matches anything, `resource/subresource` names a
 /// subresource, resourceNames restrict by name, nonResourceURLs may end in `*`.
-fn covers(rule: &PolicyRule, attributes: &Attributes) -> bool {
+fn covers(rule: &PolicyRule, attributes: &Attributes<'_>) -> bool {
     let has = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v == value);
     match attributes {
         Attributes::Resource { verb, group, resource, subresource, name, .. } => {
@@ -260,9 +271,10 @@ pub fn bootstrap_policy() -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ObjectKey;
 
     /// A fresh authorizer each time, so no test reads rules another decoded.
-    fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes) -> bool {
+    fn allowed(store: &Store, user: &User<'_>, attributes: &Attributes<'_>) -> bool {
         Authorizer::default().allowed(store, user, attributes)
     }
 
@@ -276,14 +288,14 @@ mod tests {
         store
     }
 
-    fn resource(verb: &str, group: &str, resource: &str, subresource: &str, namespace: &str) -> Attributes {
+    fn resource<'a>(verb: &'a str, group: &'a str, resource: &'a str, subresource: &'a str, namespace: &'a str) -> Attributes<'a> {
         Attributes::Resource {
             verb: verb.into(),
             group: group.into(),
             resource: resource.into(),
             subresource: subresource.into(),
             namespace: namespace.into(),
-            name: String::new(),
+            name: "".into(),
         }
     }
 

@@ -71,7 +71,7 @@ impl ApiServer {
         let old = self.get(target)?;
         let options = Options::of(req)?;
         let conflict = |what: &str, want: &str, have: &str| ApiError::Conflict {
-            resource: target.resource.storage_name(),
+            resource: target.resource.storage_name().into_owned(),
             name: name.clone(),
             message: format!("Precondition failed: {what} in precondition: {want}, {what} in object meta: {have}"),
         };

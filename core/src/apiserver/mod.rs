@@ -34,6 +34,7 @@ use k8s_openapi::jiff::Timestamp;
 use resources::{RequestTarget, ResourceType, NAMESPACES};
 use selectors::{FieldSelector, LabelSelector};
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 use watch::Watches;
 
@@ -67,6 +68,36 @@ impl ApiResult {
         match self {
             ApiResult::Response(r) => r,
             ApiResult::Watch { .. } => ApiResponse::json(200, json!({})),
+        }
+    }
+}
+
+/// What a request produced, before it is made into a response: a write's
+/// object stays shared with the store, and a binding's Status is not
+/// built, until a caller of `handle` asks for them (`submit`'s never do).
+enum Reply {
+    Done(ApiResult),
+    Written(u16, Written),
+    Bound(String),
+}
+
+/// A write's object as stored (or, for a dry run, as it would be) and its
+/// warnings.
+pub(super) struct Written {
+    object: Arc<Value>,
+    warnings: Vec<String>,
+}
+
+impl Reply {
+    fn into_result(self) -> ApiResult {
+        match self {
+            Reply::Done(result) => result,
+            Reply::Written(status, Written { object, warnings }) => {
+                // The store keeps its own reference, so this is a copy (a dry run's object is moved).
+                let body = Arc::try_unwrap(object).unwrap_or_else(|shared| (*shared).clone());
+                ApiResult::Response(ApiResponse { warnings, ..ApiResponse::json(status, body) })
+            }
+            Reply::Bound(pod) => ApiResult::Response(ApiResponse::json(201, status::success_status(json!({"name": pod, "kind": "pods"})))),
         }
     }
 }
@@ -129,9 +160,23 @@ impl ApiServer {
     }
 
     pub fn handle(&mut self, request: &ApiRequest, now: Timestamp) -> ApiResult {
-        match self.dispatch(request, now) {
-            Ok(result) => result,
+        match self.dispatch(Cow::Borrowed(request), now) {
+            Ok(reply) => reply.into_result(),
             Err(e) => ApiResult::Response(ApiResponse::error(&e)),
+        }
+    }
+
+    /// As `handle`, for a writer that hands the request over and needs only
+    /// to know whether it succeeded (the scheduler's bindings, status
+    /// writes and events): the body is moved into the store instead of
+    /// copied, and no response is made from a copy of the stored object.
+    /// Fails with the response `handle` would have given. Not for watches
+    /// (their id would be lost).
+    pub fn submit(&mut self, request: ApiRequest, now: Timestamp) -> Result<(), ApiResponse> {
+        match self.dispatch(Cow::Owned(request), now) {
+            Ok(Reply::Done(ApiResult::Response(response))) if !response.is_success() => Err(response),
+            Ok(_) => Ok(()),
+            Err(e) => Err(ApiResponse::error(&e)),
         }
     }
 
@@ -187,7 +232,7 @@ impl ApiServer {
     /// Discovery, `/version` and health: paths that name no resource.
     fn non_resource(&self, req: &ApiRequest) -> Option<Result<ApiResponse, ApiError>> {
         let response = discovery::serve(&req.path)?;
-        let attributes = Attributes::NonResource { verb: "get".into(), path: req.path.clone() };
+        let attributes = Attributes::NonResource { verb: "get".into(), path: req.path.as_str().into() };
         if req.method != Method::Get {
             return Some(Err(ApiError::MethodNotAllowed));
         }
@@ -204,9 +249,9 @@ impl ApiServer {
             verb: verb.into(),
             group: resource.group.into(),
             resource: resource.plural.into(),
-            subresource: target.subresource.clone().unwrap_or_default(),
-            namespace: target.namespace.clone().unwrap_or_default(),
-            name: target.name.clone().unwrap_or_default(),
+            subresource: target.subresource.as_deref().unwrap_or_default().into(),
+            namespace: target.namespace.as_deref().unwrap_or_default().into(),
+            name: target.name.as_deref().unwrap_or_default().into(),
         };
         if self.authorizer.allowed(&self.store, &User::of(req), &attributes) {
             return Ok(());
@@ -229,38 +274,47 @@ impl ApiServer {
         })
     }
 
-    fn dispatch(&mut self, req: &ApiRequest, now: Timestamp) -> Result<ApiResult, ApiError> {
-        if let Some(result) = self.non_resource(req) {
-            return result.map(ApiResult::Response);
+    /// Serves a request lent by `handle` (`Cow::Borrowed`) or handed over
+    /// by `submit` (`Cow::Owned`, whose body a write takes instead of copying).
+    fn dispatch(&mut self, mut req: Cow<'_, ApiRequest>, now: Timestamp) -> Result<Reply, ApiError> {
+        let done = |result: ApiResult| Ok(Reply::Done(result));
+        if let Some(result) = self.non_resource(&req) {
+            return done(ApiResult::Response(result?));
         }
         let target = resources::parse_path(&req.path)?;
-        self.authorize(req, &target)?;
+        self.authorize(&req, &target)?;
         if target.resource.aggregated {
             return Err(Self::not_served_here(&target));
         }
         if !target.resource.is_stored() {
             return match req.method {
-                Method::Post => self.review(req, &target).map(ApiResult::Response),
+                Method::Post => done(ApiResult::Response(self.review(&req, &target)?)),
                 _ => Err(ApiError::MethodNotAllowed),
             };
         }
-        let respond = |status: u16, body: Value| Ok(ApiResult::Response(ApiResponse::json(status, body)));
+        let respond = |status: u16, body: Value| done(ApiResult::Response(ApiResponse::json(status, body)));
         let subresource = target.subresource.as_deref();
-        match (&req.method, target.name.as_deref(), subresource) {
-            (Method::Get, None, None) if is_watch(req) => self.watch(req, &target),
-            (Method::Get, _, _) => self.read_target(req, &target, now).map(ApiResult::Response),
-            (Method::Post, None, None) => self.create(req, &target, now).map(ApiResult::Response),
-            (Method::Post, Some(_), Some("binding")) => respond(201, self.bind(req, &target, now)?),
-            (Method::Post, Some(_), Some("eviction")) => respond(201, self.evict(req, &target, now)?),
-            (Method::Put, Some(_), Some("scale")) => respond(200, self.update_scale(req, &target, now)?),
-            (Method::Put, Some(_), None | Some("status") | Some("finalize")) => {
-                let body = Self::body(req)?;
-                self.update(req, &target, body, now).map(ApiResult::Response)
+        match (req.method.clone(), target.name.as_deref(), subresource) {
+            (Method::Get, None, None) if is_watch(&req) => done(self.watch(&req, &target)?),
+            (Method::Get, _, _) => done(ApiResult::Response(self.read_target(&req, &target, now)?)),
+            (Method::Post, None, None) => {
+                let body = Self::take_body(&mut req)?;
+                Ok(Reply::Written(201, self.create(&req, &target, body, now)?))
             }
-            (Method::Patch, Some(_), Some("scale")) => respond(200, self.patch_scale(req, &target, now)?),
-            (Method::Patch, Some(_), None | Some("status")) => self.patch(req, &target, now).map(ApiResult::Response),
-            (Method::Delete, Some(_), None) => self.delete(req, &target, now).map(ApiResult::Response),
-            (Method::Delete, None, None) => self.delete_collection(req, &target, now).map(ApiResult::Response),
+            (Method::Post, Some(pod), Some("binding")) => {
+                self.bind(&req, &target, now)?;
+                Ok(Reply::Bound(pod.to_string()))
+            }
+            (Method::Post, Some(_), Some("eviction")) => respond(201, self.evict(&req, &target, now)?),
+            (Method::Put, Some(_), Some("scale")) => respond(200, self.update_scale(&req, &target, now)?),
+            (Method::Put, Some(_), None | Some("status") | Some("finalize")) => {
+                let body = Self::take_body(&mut req)?;
+                Ok(Reply::Written(200, self.update(&req, &target, body, now)?))
+            }
+            (Method::Patch, Some(_), Some("scale")) => respond(200, self.patch_scale(&req, &target, now)?),
+            (Method::Patch, Some(_), None | Some("status")) => Ok(Reply::Written(200, self.patch(&req, &target, now)?)),
+            (Method::Delete, Some(_), None) => done(ApiResult::Response(self.delete(&req, &target, now)?)),
+            (Method::Delete, None, None) => done(ApiResult::Response(self.delete_collection(&req, &target, now)?)),
             _ => Err(ApiError::MethodNotAllowed),
         }
     }
@@ -275,7 +329,8 @@ impl ApiServer {
 
     fn get(&self, target: &RequestTarget) -> Result<Arc<Value>, ApiError> {
         let name = target.name.as_deref().unwrap_or_default();
-        self.store.get(&Self::key(target, name)).cloned().ok_or_else(|| Self::not_found(target.resource, name))
+        let namespace = target.namespace.as_deref().unwrap_or_default();
+        self.store.get_at(&target.resource.storage_name(), namespace, name).cloned().ok_or_else(|| Self::not_found(target.resource, name))
     }
 
     fn selectors(req: &ApiRequest, resource: &ResourceType) -> Result<(LabelSelector, FieldSelector), ApiError> {
@@ -288,6 +343,18 @@ impl ApiServer {
 
     fn body(req: &ApiRequest) -> Result<Value, ApiError> {
         Self::body_ref(req).cloned()
+    }
+
+    /// The body of a write, which the store will keep: moved out of a
+    /// request handed over (`submit`), copied from one lent (`handle`).
+    fn take_body(req: &mut Cow<'_, ApiRequest>) -> Result<Value, ApiError> {
+        match req {
+            Cow::Borrowed(req) => Self::body(req),
+            Cow::Owned(req) => {
+                Self::body_ref(req)?;
+                Ok(req.body.take().expect("checked by body_ref"))
+            }
+        }
     }
 
     /// The request body, read in place (for requests that only read it).
@@ -353,8 +420,7 @@ impl ApiServer {
 
     fn check_namespace_usable(&self, target: &RequestTarget) -> Result<(), ApiError> {
         let Some(ns) = target.namespace.as_deref().filter(|_| target.resource.namespaced) else { return Ok(()) };
-        let key = ObjectKey::new(NAMESPACES.storage_name(), "", ns);
-        match self.store.get(&key) {
+        match self.store.get_at(&NAMESPACES.storage_name(), "", ns) {
             None => Err(Self::not_found(&NAMESPACES, ns)),
             Some(obj) if obj.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") => {
                 Err(ApiError::Forbidden {

@@ -94,7 +94,7 @@ impl ApiServer {
     pub(super) fn watch(&mut self, req: &ApiRequest, target: &RequestTarget) -> Result<ApiResult, ApiError> {
         let (labels, fields) = Self::selectors(req, target.resource)?;
         let filter = WatchFilter {
-            resource: target.resource.storage_name(),
+            resource: target.resource.storage_name().into_owned(),
             namespace: target.namespace.clone(),
             labels,
             fields,

@@ -29,12 +29,13 @@ pub struct ResourceType {
 }
 
 impl ResourceType {
-    /// The store's name for this resource: `pods`, `deployments.apps`.
-    pub fn storage_name(&self) -> String {
+    /// The store's name for this resource: `pods`, `deployments.apps`
+    /// (borrowed for the core group, whose objects most requests touch).
+    pub fn storage_name(&self) -> std::borrow::Cow<'static, str> {
         if self.group.is_empty() {
-            self.plural.to_string()
+            self.plural.into()
         } else {
-            format!("{}.{}", self.plural, self.group)
+            format!("{}.{}", self.plural, self.group).into()
         }
     }
 
@@ -57,7 +58,17 @@ impl ResourceType {
 
     /// The URL of one object, or of the collection when `name` is None.
     pub fn path(&self, namespace: Option<&str>, name: Option<&str>) -> String {
-        let mut path = self.group_version_path();
+        // Sized once (with room for a subresource): clients build a path per request.
+        let parts = [self.group, self.version, self.plural, namespace.unwrap_or(""), name.unwrap_or("")];
+        let mut path = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 40);
+        if self.group.is_empty() {
+            path.push_str("/api/");
+        } else {
+            path.push_str("/apis/");
+            path.push_str(self.group);
+            path.push('/');
+        }
+        path.push_str(self.version);
         if let (true, Some(ns)) = (self.namespaced, namespace) {
             path.push_str("/namespaces/");
             path.push_str(ns);
@@ -277,20 +288,28 @@ pub struct RequestTarget {
 
 /// Parses `/api/v1/namespaces/{ns}/pods/{name}/{sub}` and the `/apis/{group}/{version}/…` forms.
 pub fn parse_path(path: &str) -> Result<RequestTarget, ApiError> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (group, version, rest) = match segments.as_slice() {
+    // The longest path served has 8 segments
+    // (`/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}/{subresource}`);
+    // they are split into an array, as every request's path is parsed.
+    let mut parts = [""; 8];
+    let mut count = 0;
+    for segment in path.trim_matches('/').split('/') {
+        *parts.get_mut(count).ok_or(ApiError::NoSuchResource)? = segment;
+        count += 1;
+    }
+    let (group, version, rest) = match &parts[..count] {
         ["api", version, rest @ ..] => ("", *version, rest),
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return Err(ApiError::NoSuchResource),
     };
     let (namespace, rest) = match rest {
         // `/namespaces/{name}` alone (or with a subresource) is the Namespace object itself.
-        ["namespaces", ns, plural, rest @ ..] if !(group.is_empty() && rest.is_empty() && (*plural == "status" || *plural == "finalize")) => {
-            (Some(ns.to_string()), std::iter::once(*plural).chain(rest.iter().copied()).collect::<Vec<_>>())
+        ["namespaces", ns, plural, after @ ..] if !(group.is_empty() && after.is_empty() && (*plural == "status" || *plural == "finalize")) => {
+            (Some(ns.to_string()), &rest[2..])
         }
-        _ => (None, rest.to_vec()),
+        _ => (None, rest),
     };
-    let (plural, name, subresource) = match rest.as_slice() {
+    let (plural, name, subresource) = match rest {
         [plural] => (*plural, None, None),
         [plural, name] => (*plural, Some(name.to_string()), None),
         [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),

@@ -14,7 +14,7 @@ impl ApiServer {
         let user = User::of(req);
         let status = match target.resource.kind {
             "SelfSubjectAccessReview" => {
-                let text = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).unwrap_or("").to_string();
+                let text = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).unwrap_or("").to_string().into();
                 let attributes = match (spec.get("resourceAttributes"), spec.get("nonResourceAttributes")) {
                     (Some(r), _) => Attributes::Resource {
                         verb: text(r, "verb"),

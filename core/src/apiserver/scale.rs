@@ -49,7 +49,7 @@ impl ApiServer {
         let main = RequestTarget { subresource: None, ..target.clone() };
         let update = ApiRequest { body: None, ..req.clone() };
         let updated = self.update(&update, &main, object, now)?;
-        Ok(scale_of(updated.json_body().unwrap_or(&Value::Null)))
+        Ok(scale_of(&updated.object))
     }
 }
 

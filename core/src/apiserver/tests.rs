@@ -303,3 +303,19 @@ fn delete_collection_across_namespaces_deletes_in_each() {
     assert_eq!(swept.json_body().unwrap()["items"].as_array().unwrap().len(), 2);
     assert_eq!(call(&mut api, ApiRequest::get("/api/v1/namespaces/team/configmaps/b")).status, 404);
 }
+
+#[test]
+fn submit_stores_what_handle_would_and_fails_with_its_response() {
+    let (mut lent, mut handed) = (server(), server());
+    let create = ApiRequest::post(PODS_PATH, hello_pod("a")).as_user("admin");
+    call(&mut lent, create.clone());
+    assert_eq!(handed.submit(create, now()), Ok(()));
+    let key = ObjectKey::new("pods", "default", "a");
+    assert_eq!(lent.store().get(&key), handed.store().get(&key));
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "a"}, "target": {"kind": "Node", "name": "n1"}});
+    let bind = ApiRequest::post(format!("{PODS_PATH}/a/binding"), binding).as_user("admin");
+    assert_eq!(call(&mut lent, bind.clone()).status, 201);
+    assert_eq!(handed.submit(bind.clone(), now()), Ok(()));
+    assert_eq!(lent.store().get(&key), handed.store().get(&key));
+    assert_eq!(handed.submit(bind.clone(), now()), Err(call(&mut lent, bind)), "a second binding conflicts either way");
+}

@@ -4,16 +4,16 @@
 use super::resources::{RequestTarget, PODS, PRIORITY_CLASSES, SERVICES};
 use super::status::{self, FieldError};
 use super::strategy::{self, Write};
-use super::{already_exists, is_dry_run, set_condition, ApiError, ApiRequest, ApiResponse, ApiServer, FieldValidation};
+use super::{already_exists, is_dry_run, set_condition, ApiError, ApiRequest, ApiServer, FieldValidation, Written};
 use crate::object_meta;
 use crate::store::{resource_version, StoreError};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 impl ApiServer {
-    pub(super) fn create(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<ApiResponse, ApiError> {
-        let mut body = Self::body(req)?;
+    pub(super) fn create(&mut self, req: &ApiRequest, target: &RequestTarget, mut body: Value, now: Timestamp) -> Result<Written, ApiError> {
         Self::check_identity(&mut body, target)?;
         self.check_namespace_usable(target)?;
         let meta = &mut body["metadata"];
@@ -45,23 +45,23 @@ impl ApiServer {
         Self::check_size(&body)?;
         let name = body["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let key = Self::key(target, &name);
-        let stored = if is_dry_run(req)? {
+        let object = if is_dry_run(req)? {
             if self.store.get(&key).is_some() {
                 return Err(already_exists(target.resource, &name));
             }
-            body
+            Arc::new(body)
         } else {
             match self.store.create(key, body) {
-                Ok(stored) => (*stored).clone(),
+                Ok(stored) => stored,
                 Err(StoreError::AlreadyExists(_)) => return Err(already_exists(target.resource, &name)),
                 Err(e) => return Err(ApiError::bad_request(e.to_string())),
             }
         };
-        Ok(ApiResponse { warnings, ..ApiResponse::json(201, stored) })
+        Ok(Written { object, warnings })
     }
 
     /// PUT of the object, its status or (namespaces) its finalizers.
-    pub(super) fn update(&mut self, req: &ApiRequest, target: &RequestTarget, mut body: Value, now: Timestamp) -> Result<ApiResponse, ApiError> {
+    pub(super) fn update(&mut self, req: &ApiRequest, target: &RequestTarget, mut body: Value, now: Timestamp) -> Result<Written, ApiError> {
         let name = target.name.clone().unwrap_or_default();
         Self::check_identity(&mut body, target)?;
         let body_name = body["metadata"].get("name").and_then(Value::as_str).unwrap_or("");
@@ -98,7 +98,7 @@ impl ApiServer {
         };
         Self::check_size(&body)?;
         if is_dry_run(req)? {
-            return Ok(ApiResponse { warnings, ..ApiResponse::json(200, body) });
+            return Ok(Written { object: Arc::new(body), warnings });
         }
         let key = Self::key(target, &name);
         if Self::deletion_is_complete(&body) {
@@ -106,10 +106,10 @@ impl ApiServer {
             self.store.update(key.clone(), body, expected).map_err(|e| Self::write_error(target, &name, e))?;
             let deleted = self.store.delete(&key, None).map_err(|e| Self::write_error(target, &name, e))?;
             self.forget(target, &deleted);
-            return Ok(ApiResponse { warnings, ..ApiResponse::json(200, (*deleted).clone()) });
+            return Ok(Written { object: deleted, warnings });
         }
-        let stored = self.store.update(key, body, expected).map_err(|e| Self::write_error(target, &name, e))?;
-        Ok(ApiResponse { warnings, ..ApiResponse::json(200, (*stored).clone()) })
+        let object = self.store.update(key, body, expected).map_err(|e| Self::write_error(target, &name, e))?;
+        Ok(Written { object, warnings })
     }
 
     /// Kubernetes refuses new finalizers on an object that is being deleted.
@@ -130,7 +130,7 @@ impl ApiServer {
     pub(super) fn write_error(target: &RequestTarget, name: &str, e: StoreError) -> ApiError {
         match e {
             StoreError::Conflict { .. } => ApiError::Conflict {
-                resource: target.resource.storage_name(),
+                resource: target.resource.storage_name().into_owned(),
                 name: name.to_string(),
                 message: "the object has been modified; please apply your changes to the latest version and try again".into(),
             },
@@ -187,7 +187,7 @@ impl ApiServer {
     }
 
     /// `pods/{name}/binding`: the scheduler's way to set `spec.nodeName`.
-    pub(super) fn bind(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<Value, ApiError> {
+    pub(super) fn bind(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<(), ApiError> {
         let body = Self::body_ref(req)?;
         let node = body.pointer("/target/name").and_then(Value::as_str).unwrap_or("");
         let pod_name = target.name.clone().unwrap_or_default();
@@ -197,20 +197,20 @@ impl ApiServer {
         let old = self.get(target)?;
         if let Some(current) = old.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
             return Err(ApiError::Conflict {
-                resource: PODS.storage_name(),
+                resource: PODS.storage_name().into_owned(),
                 name: pod_name.clone(),
                 message: format!("pod {pod_name} is already assigned to node \"{current}\""),
             });
         }
         if old.pointer("/metadata/deletionTimestamp").is_some() {
-            return Err(ApiError::Conflict { resource: PODS.storage_name(), name: pod_name, message: "pod is being deleted".into() });
+            return Err(ApiError::Conflict { resource: PODS.storage_name().into_owned(), name: pod_name, message: "pod is being deleted".into() });
         }
         let mut pod = (*old).clone();
         pod["spec"]["nodeName"] = json!(node);
         set_condition(&mut pod, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": Time(now)}));
         let key = Self::key(target, &pod_name);
         self.store.update(key, pod, resource_version(&old)).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        Ok(status::success_status(json!({"name": pod_name, "kind": "pods"})))
+        Ok(())
     }
 
     /// `pods/{name}/eviction`: a graceful delete on behalf of a drain. There

@@ -40,7 +40,7 @@ impl Reconciler for NamespaceController {
                 keys.push(event.key.clone());
             }
         } else if self.terminating.contains(&event.key.namespace) {
-            keys.push(ObjectKey::new(namespaces.as_str(), "", event.key.namespace.as_str()));
+            keys.push(ObjectKey::new(&*namespaces, "", event.key.namespace.as_str()));
         }
     }
 

@@ -10,7 +10,6 @@ use super::queue::QueuedPod;
 use super::{PodKey, Scheduler, SCHEDULER_NAME, USER};
 use crate::apiserver::resources::{EVENTS, PODS};
 use crate::apiserver::{set_condition, ApiRequest, ApiServer};
-use crate::store::ObjectKey;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
@@ -143,12 +142,13 @@ impl Scheduler {
 
 /// Reads a pod, lets `change` edit it, and writes its status back if it changed.
 fn update_status(api: &mut ApiServer, key: &PodKey, now: Timestamp, change: impl FnOnce(&mut Value)) {
-    let Some(current) = api.store().get(&ObjectKey::new(PODS.storage_name(), key.0.as_str(), key.1.as_str())).cloned() else { return };
+    let Some(current) = api.store().get_at(&PODS.storage_name(), &key.0, &key.1).cloned() else { return };
     let mut pod = (*current).clone();
     change(&mut pod);
     if pod != *current {
         let path = format!("{}/status", PODS.path(Some(&key.0), Some(&key.1)));
-        api.handle(&ApiRequest::put(path, pod).as_user(USER), now);
+        // A write that fails (the pod changed meanwhile) is retried by a later cycle.
+        let _ = api.submit(ApiRequest::put(path, pod).as_user(USER), now);
     }
 }
 
@@ -170,5 +170,6 @@ fn record_event(api: &mut ApiServer, pod: &PodKey, uid: &str, kind: &str, reason
         "lastTimestamp": stamp,
         "count": 1,
     });
-    api.handle(&ApiRequest::post(EVENTS.path(Some(ns), None), event).as_user(USER), now);
+    // Events are best effort, as kube-scheduler's recorder: a failure changes no decision.
+    let _ = api.submit(ApiRequest::post(EVENTS.path(Some(ns), None), event).as_user(USER), now);
 }

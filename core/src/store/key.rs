@@ -1,3 +1,5 @@
+use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::fmt;
 
 /// Where an object lives: resource (`pods`, `deployments.apps`), namespace
@@ -23,5 +25,53 @@ impl fmt::Display for ObjectKey {
         } else {
             write!(f, "{} {}/{}", self.resource, self.namespace, self.name)
         }
+    }
+}
+
+/// A key as borrowed parts (resource, namespace, name), so that the store
+/// is searched without building an `ObjectKey`, three allocations, for
+/// each read: every request reads several objects (its namespace, the
+/// roles that authorize it, the object it changes).
+pub(super) trait KeyParts {
+    fn parts(&self) -> (&str, &str, &str);
+}
+
+impl KeyParts for ObjectKey {
+    fn parts(&self) -> (&str, &str, &str) {
+        (&self.resource, &self.namespace, &self.name)
+    }
+}
+
+impl KeyParts for (&str, &str, &str) {
+    fn parts(&self) -> (&str, &str, &str) {
+        *self
+    }
+}
+
+// Compared part by part, as `ObjectKey`'s derived order does (which
+// `Borrow` requires).
+impl PartialEq for dyn KeyParts + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyParts + '_ {}
+
+impl PartialOrd for dyn KeyParts + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn KeyParts + '_ {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
+impl<'a> Borrow<dyn KeyParts + 'a> for ObjectKey {
+    fn borrow(&self) -> &(dyn KeyParts + 'a) {
+        self
     }
 }

@@ -13,6 +13,7 @@ mod key;
 pub use event::{EventType, StoreEvent};
 pub use key::ObjectKey;
 
+use key::KeyParts;
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -84,6 +85,11 @@ impl Store {
         self.objects.get(key)
     }
 
+    /// As `get`, by the key's parts (nothing is allocated to look it up).
+    pub fn get_at(&self, resource: &str, namespace: &str, name: &str) -> Option<&Arc<Value>> {
+        self.objects.get(&(resource, namespace, name) as &dyn KeyParts)
+    }
+
     pub fn len(&self) -> usize {
         self.objects.len()
     }
@@ -109,13 +115,14 @@ impl Store {
         namespace: Option<&'a str>,
         after: Option<&ObjectKey>,
     ) -> impl Iterator<Item = (&'a ObjectKey, &'a Arc<Value>)> + 'a {
-        use std::ops::Bound::{Excluded, Included};
-        let start = match after {
-            Some(key) => Excluded(key.clone()),
-            None => Included(ObjectKey::new(resource, namespace.unwrap_or(""), "")),
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let first = (resource, namespace.unwrap_or(""), "");
+        let start: std::ops::Bound<&dyn KeyParts> = match after {
+            Some(key) => Excluded(key),
+            None => Included(&first),
         };
         self.objects
-            .range((start, std::ops::Bound::Unbounded))
+            .range::<dyn KeyParts, _>((start, Unbounded))
             .take_while(move |(k, _)| {
                 k.resource == resource && namespace.is_none_or(|ns| k.namespace == ns)
             })
@@ -201,7 +208,11 @@ impl Store {
         self.revision += 1;
         set_resource_version(&mut object, self.revision);
         let object = Arc::new(object);
-        self.objects.insert(key.clone(), object.clone());
+        // A replaced object keeps its entry: only a new one needs a copy of the key.
+        match self.objects.get_mut(&key) {
+            Some(slot) => *slot = object.clone(),
+            None => drop(self.objects.insert(key.clone(), object.clone())),
+        }
         self.record(StoreEvent { revision: self.revision, event_type, key, object: object.clone(), previous });
         object
     }
@@ -217,7 +228,8 @@ impl Store {
 
 /// The object's `metadata.resourceVersion` as a number.
 pub fn resource_version(object: &Value) -> Option<u64> {
-    object.pointer("/metadata/resourceVersion")?.as_str()?.parse().ok()
+    // Read with `get`: `Value::pointer` allocates to unescape each segment.
+    object.get("metadata")?.get("resourceVersion")?.as_str()?.parse().ok()
 }
 
 fn set_resource_version(object: &mut Value, revision: u64) {

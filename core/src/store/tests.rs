@@ -97,3 +97,18 @@ fn history_beyond_the_limit_is_compacted_and_reading_it_fails() {
     assert!(store.events_since(1).is_err());
     assert_eq!(store.events_since(2).unwrap().count(), 1);
 }
+
+#[test]
+fn lookups_by_parts_find_what_lookups_by_key_find() {
+    let mut store = Store::default();
+    for (resource, namespace, name) in [("pods", "default", "a"), ("pods", "default", "ab"), ("pods", "dev", "a"), ("pods.x", "default", "a"), ("pod", "default", "a")] {
+        store.create(ObjectKey::new(resource, namespace, name), pod(name)).unwrap();
+    }
+    assert_eq!(store.get_at("pods", "default", "a"), store.get(&key("a")));
+    assert_eq!(store.get_at("pods", "default", "ab"), store.get(&key("ab")));
+    assert!(store.get_at("pods", "default", "b").is_none());
+    assert!(store.get_at("pods", "", "a").is_none());
+    let names = |ns| store.list("pods", ns).map(|(k, _)| format!("{}/{}", k.namespace, k.name)).collect::<Vec<_>>();
+    assert_eq!(names(None), ["default/a", "default/ab", "dev/a"]);
+    assert_eq!(names(Some("default")), ["default/a", "default/ab"]);
+}

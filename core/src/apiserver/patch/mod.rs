@@ -5,7 +5,7 @@
 pub mod strategic;
 
 use super::resources::RequestTarget;
-use super::{ApiError, ApiRequest, ApiResponse, ApiServer};
+use super::{ApiError, ApiRequest, ApiServer, Written};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
@@ -47,7 +47,7 @@ impl ApiServer {
     /// Reads the object, patches it and writes the result as an update (of
     /// the status for `/status`), conditional on the revision it was read at
     /// unless the patch itself names one.
-    pub(super) fn patch(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<ApiResponse, ApiError> {
+    pub(super) fn patch(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<Written, ApiError> {
         let name = target.name.clone().unwrap_or_default();
         let current = self.get(target)?;
         let body = req.body.clone().ok_or_else(|| ApiError::bad_request("the request body is required"))?;

@@ -23,12 +23,8 @@ impl BindPlugin for DefaultBinder {
     fn bind(&self, api: &mut ApiServer, pod: &PodInfo, node: &str, now: Timestamp) -> Result<(), Status> {
         let (ns, name) = (pod.namespace(), pod.name());
         let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name, "namespace": ns, "uid": pod.uid()}, "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
-        let path = format!("{}/binding", PODS.path(Some(ns), Some(name)));
-        let response = api.handle(&ApiRequest::post(path, binding).as_user(USER), now).into_response();
-        if response.is_success() {
-            Ok(())
-        } else {
-            Err(Status::error(response.message()))
-        }
+        let mut path = PODS.path(Some(ns), Some(name));
+        path.push_str("/binding");
+        api.submit(ApiRequest::post(path, binding).as_user(USER), now).map_err(|response| Status::error(response.message()))
     }
 }

@@ -120,20 +120,41 @@ struct Entry {
     node_domains: Arc<Vec<(u64, u32)>>,
     /// Matching pods, by node position.
     matching: Vec<u32>,
+    /// Per domain, the nodes in it and their matching pods, kept up to
+    /// date node by node: the usual count reads these instead of adding
+    /// up every node of the cluster each cycle.
+    domain_nodes: Vec<u32>,
+    domain_pods: Vec<i64>,
 }
 
 impl Entry {
+    /// Adds (`sign` 1) or takes away (-1) what the node at `position` counts for.
+    fn tally(&mut self, position: usize, sign: i64) {
+        let domain = self.node_domains[position].1;
+        if domain != NO_DOMAIN {
+            let d = domain as usize;
+            self.domain_nodes[d] = (i64::from(self.domain_nodes[d]) + sign) as u32;
+            self.domain_pods[d] += sign * i64::from(self.matching[position]);
+        }
+    }
+
     fn refresh(&mut self, snapshot: &Snapshot) {
         let nodes = snapshot.nodes();
+        // Positions past the end are nodes gone: they stop counting.
+        for position in nodes.len()..self.matching.len() {
+            self.tally(position, -1);
+        }
         self.matching.resize(nodes.len(), 0);
-        let node_domains = Arc::make_mut(&mut self.node_domains);
-        node_domains.resize(nodes.len(), (0, NO_DOMAIN));
-        // Only nodes whose generation moved are read (the dense list of
-        // generations is scanned, not every NodeInfo).
-        for (position, &generation) in snapshot.generations().iter().enumerate() {
-            if node_domains[position].0 == generation {
-                continue;
-            }
+        Arc::make_mut(&mut self.node_domains).resize(nodes.len(), (0, NO_DOMAIN));
+        // Only nodes whose generation moved are read: the dense list of
+        // generations is compared with the one read, in one tight pass
+        // between changes, not every NodeInfo.
+        let generations = snapshot.generations();
+        let mut from = 0;
+        while let Some(offset) = generations[from..].iter().zip(&self.node_domains[from..]).position(|(&now, &(read, _))| now != read) {
+            let position = from + offset;
+            from = position + 1;
+            self.tally(position, -1);
             let node = &nodes[position];
             let domain = match node.labels().get(&*self.topology_key) {
                 Some(value) => match self.index.get(value) {
@@ -141,6 +162,8 @@ impl Entry {
                     None => {
                         let names = Arc::make_mut(&mut self.names);
                         names.push(value.clone());
+                        self.domain_nodes.push(0);
+                        self.domain_pods.push(0);
                         let d = (names.len() - 1) as u32;
                         self.index.insert(value.clone(), d);
                         d
@@ -148,8 +171,9 @@ impl Entry {
                 },
                 None => NO_DOMAIN,
             };
-            node_domains[position] = (node.generation, domain);
+            Arc::make_mut(&mut self.node_domains)[position] = (node.generation, domain);
             self.matching[position] = matching_pods(node, &self.selector, &self.namespace) as u32;
+            self.tally(position, 1);
         }
     }
 }
@@ -183,6 +207,8 @@ impl CountCache {
                     index: BTreeMap::new(),
                     node_domains: Arc::default(),
                     matching: Vec::new(),
+                    domain_nodes: Vec::new(),
+                    domain_pods: Vec::new(),
                 }
             }
         };
@@ -204,14 +230,9 @@ impl CountCache {
         let everywhere = pod.required_node_affinity.is_empty() && constraints.iter().all(|c| !c.honor_node_taints);
         let mut counts: Vec<Vec<Option<i64>>> = at.iter().map(|&e| vec![None; self.entries[e].names.len()]).collect();
         if everywhere && at.len() == 1 {
-            // The usual case, over the per-node arrays alone.
+            // The usual case: every node with the key counts, as tallied.
             let entry = &self.entries[at[0]];
-            for (&(_, domain), &matching) in entry.node_domains.iter().zip(&entry.matching) {
-                if domain != NO_DOMAIN {
-                    let slot = &mut counts[0][domain as usize];
-                    *slot = Some(slot.unwrap_or(0) + i64::from(matching));
-                }
-            }
+            counts[0] = entry.domain_nodes.iter().zip(&entry.domain_pods).map(|(&nodes, &pods)| (nodes > 0).then_some(pods)).collect();
         } else {
             for (position, node) in snapshot.nodes().iter().enumerate() {
                 if at.iter().any(|&e| self.entries[e].node_domains[position].1 == NO_DOMAIN) {
@@ -274,5 +295,45 @@ mod tests {
         let mut copy = b1.clone();
         copy.remove_pod(&("default".to_string(), "w2".to_string()));
         assert_eq!(dc.domain_of(&copy), b);
+    }
+
+    #[test]
+    fn tallies_kept_between_cycles_equal_a_count_from_scratch() {
+        let web = |name: &str| pod_with(json!({"name": name, "namespace": "default", "labels": {"app": "web"}}), json!({"containers": []}));
+        let zone_node = |name: &str, zone: &str| Arc::new(serde_json::from_value(json!({"metadata": {"name": name, "labels": {"zone": zone}}})).unwrap());
+        let incoming = pod_with(
+            json!({"name": "p", "namespace": "default", "labels": {"app": "web"}}),
+            json!({"containers": [], "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}}]}),
+        );
+        let c = constraints(&incoming, "DoNotSchedule");
+        let mut cluster = snapshot(&[]);
+        let mut cache = CountCache::default();
+        let mut check = |cluster: &Snapshot, expected: &[(&str, i64)]| {
+            let sorted = |counts: &DomainCounts| {
+                let mut v = by_name(counts);
+                v.sort();
+                v
+            };
+            let kept = sorted(&cache.domain_counts(cluster, &incoming, &c)[0]);
+            assert_eq!(kept, sorted(&CountCache::default().domain_counts(cluster, &incoming, &c)[0]));
+            assert_eq!(kept, expected.iter().map(|(d, n)| (d.to_string(), *n)).collect::<Vec<_>>());
+        };
+        for (name, zone) in [("a1", "a"), ("a2", "a"), ("b1", "b"), ("c1", "c")] {
+            cluster.upsert_node(zone_node(name, zone));
+        }
+        cluster.add_pod("a1", Arc::new(web("w1")));
+        cluster.add_pod("b1", Arc::new(web("w2")));
+        check(&cluster, &[("a", 1), ("b", 1), ("c", 0)]);
+        // The last node moves into the removed one's position.
+        cluster.remove_node("a1");
+        check(&cluster, &[("a", 0), ("b", 1), ("c", 0)]);
+        cluster.remove_node("c1");
+        check(&cluster, &[("a", 0), ("b", 1)]);
+        cluster.add_pod("a2", Arc::new(web("w3")));
+        cluster.upsert_node(zone_node("b1", "c"));
+        check(&cluster, &[("a", 1), ("c", 1)]);
+        cluster.remove_node("a2");
+        cluster.remove_node("b1");
+        check(&cluster, &[]);
     }
 }
