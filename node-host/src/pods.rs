@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tabernetes_core::kubelet::runtime::{ContainerLaunch, RuntimeEvent};
-use tabernetes_core::kubelet::usage_sampler::{ContainerCounters, UsageSampler};
+use tabernetes_core::kubelet::usage_sampler::UsageSampler;
 use tabernetes_core::protocol::LogStream;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -20,56 +20,35 @@ pub enum PodReport {
     Log { pod_uid: String, container: String, stream: LogStream, data: String },
 }
 
-/// A container that is running: its counters, and when it started.
-struct Metered {
-    usage: Arc<UsageMeter>,
-    started: Instant,
-}
-
-/// (pod UID, container name).
-type ContainerKey = (String, String);
+/// The running containers' meters, shared with the threads that run them.
+type Usage = Arc<Mutex<UsageSampler<Arc<UsageMeter>>>>;
 
 pub struct Pods {
     runtime: Arc<Runtime>,
     modules: ModuleSource,
     reports: UnboundedSender<PodReport>,
     running: Arc<Mutex<HashMap<String, Vec<CancelToken>>>>,
-    metered: Arc<Mutex<HashMap<ContainerKey, Metered>>>,
-    sampler: UsageSampler,
+    usage: Usage,
     /// The origin of the monotonic nanoseconds the sampler works in.
     origin: Instant,
 }
 
 impl Pods {
     pub fn new(runtime: Arc<Runtime>, modules: ModuleSource, reports: UnboundedSender<PodReport>) -> Self {
-        Pods { runtime, modules, reports, running: Arc::default(), metered: Arc::default(), sampler: UsageSampler::default(), origin: Instant::now() }
+        Pods { runtime, modules, reports, running: Arc::default(), usage: Arc::default(), origin: Instant::now() }
     }
 
     pub fn start(&self, launch: ContainerLaunch) {
         let cancel = CancelToken::default();
         self.running.lock().expect("not poisoned").entry(launch.pod_uid.clone()).or_default().push(cancel.clone());
-        let (runtime, modules, reports, metered) = (self.runtime.clone(), self.modules.clone(), self.reports.clone(), self.metered.clone());
-        tokio::task::spawn_blocking(move || run_container(&runtime, &modules, &reports, &metered, launch, cancel));
+        let (runtime, modules, reports, usage, origin) = (self.runtime.clone(), self.modules.clone(), self.reports.clone(), self.usage.clone(), self.origin);
+        tokio::task::spawn_blocking(move || run_container(&runtime, &modules, &reports, &usage, origin, launch, cancel));
     }
 
     /// Each running container's usage since the last call (the kubelet's
     /// view of cAdvisor, taken at each scrape), as runtime events.
-    pub fn sample_usage(&mut self) -> Vec<RuntimeEvent> {
-        let nanos = |at: Instant| at.saturating_duration_since(self.origin).as_nanos() as u64;
-        let counters = self
-            .metered
-            .lock()
-            .expect("not poisoned")
-            .iter()
-            .map(|((pod_uid, container), m)| ContainerCounters {
-                pod_uid: pod_uid.clone(),
-                container: container.clone(),
-                cpu_nanos: m.usage.cpu_nanos(),
-                started_nanos: nanos(m.started),
-                memory_bytes: m.usage.memory_bytes(),
-            })
-            .collect();
-        self.sampler.sample(nanos(Instant::now()), counters)
+    pub fn sample_usage(&self) -> Vec<RuntimeEvent> {
+        self.usage.lock().expect("not poisoned").sample(nanos_since(self.origin))
     }
 
     pub fn stop(&self, pod_uid: &str) {
@@ -81,11 +60,17 @@ impl Pods {
     }
 }
 
+/// Monotonic nanoseconds since `origin`, the sampler's clock.
+fn nanos_since(origin: Instant) -> u64 {
+    origin.elapsed().as_nanos() as u64
+}
+
 fn run_container(
     runtime: &Runtime,
     modules: &ModuleSource,
     reports: &UnboundedSender<PodReport>,
-    metered: &Mutex<HashMap<ContainerKey, Metered>>,
+    usage: &Mutex<UsageSampler<Arc<UsageMeter>>>,
+    origin: Instant,
     launch: ContainerLaunch,
     cancel: CancelToken,
 ) {
@@ -116,11 +101,10 @@ fn run_container(
         let _ = log_reports.send(PodReport::Log { pod_uid: log_uid.clone(), container: log_name.clone(), stream, data });
     });
     let run = Launch { argv: launch.argv, env: launch.env, memory_limit_bytes: launch.memory_limit_bytes };
-    let key = (uid.clone(), name.clone());
-    let usage = Arc::new(UsageMeter::default());
-    metered.lock().expect("not poisoned").insert(key.clone(), Metered { usage: usage.clone(), started: Instant::now() });
-    let outcome = runtime.run(&module, &run, &cancel, &usage, on_output);
-    metered.lock().expect("not poisoned").remove(&key);
+    let meter = Arc::new(UsageMeter::default());
+    usage.lock().expect("not poisoned").started(&uid, &name, meter.clone(), nanos_since(origin));
+    let outcome = runtime.run(&module, &run, &cancel, &meter, on_output);
+    usage.lock().expect("not poisoned").stopped(&uid, &name);
     let (exit_code, message) = match outcome {
         RunOutcome::Exited(code) => (code, None),
         // 137 = killed by SIGKILL, as a container runtime reports a killed container.

@@ -10,6 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use tabernetes_core::kubelet::usage_sampler::ContainerMeter;
 use wasmtime::{ResourceLimiter, StoreLimits};
 
 #[derive(Debug, Default)]
@@ -18,15 +19,15 @@ pub struct UsageMeter {
     memory_bytes: AtomicU64,
 }
 
-impl UsageMeter {
-    /// CPU time used since the container started, as of the running
-    /// thread's last update (at most one epoch tick old while it computes).
-    pub fn cpu_nanos(&self) -> u64 {
+impl ContainerMeter for UsageMeter {
+    /// As of the running thread's last update: at most one epoch tick old
+    /// while it computes.
+    fn cpu_nanos(&self) -> u64 {
         self.cpu_nanos.load(Ordering::Relaxed)
     }
 
     /// The size of the guest's linear memory.
-    pub fn memory_bytes(&self) -> u64 {
+    fn memory_bytes(&self) -> u64 {
         self.memory_bytes.load(Ordering::Relaxed)
     }
 }

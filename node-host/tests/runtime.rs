@@ -15,6 +15,7 @@ use node_host::runtime::{
 };
 use sha2::{Digest, Sha256};
 use node_host::usage_meter::UsageMeter;
+use tabernetes_core::kubelet::usage_sampler::ContainerMeter;
 
 const WASI: &str = "wasi_snapshot_preview1";
 

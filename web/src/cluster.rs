@@ -12,7 +12,7 @@ use crate::node::in_page::{self, Report};
 use crate::node::wasi::performance_now;
 use crate::node_host_link::Link;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 use tabernetes_core::apiserver::watch::BOOKMARK_INTERVAL_SECS;
 use tabernetes_core::apiserver::ApiRequest;
@@ -20,7 +20,7 @@ use tabernetes_core::control_plane::ADMIN;
 use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
 use tabernetes_core::kubelet::node::NodeInfo;
 use tabernetes_core::kubelet::runtime::{ContainerLaunch, RuntimeCommand, RuntimeEvent};
-use tabernetes_core::kubelet::usage_sampler::{ContainerCounters, UsageSampler};
+use tabernetes_core::kubelet::usage_sampler::UsageSampler;
 use tabernetes_core::node_sessions::{NodeSessions, SessionId};
 use tabernetes_core::protocol::{NodeMessage, PlaneMessage};
 use tabernetes_core::clock::Clock;
@@ -32,6 +32,11 @@ pub const IN_PAGE_NODE: &str = "in-page";
 /// The browser's wall clock; the cluster runs on its virtual `Clock`, which follows it.
 fn real_now() -> Timestamp {
     Timestamp::from_millisecond(js_sys::Date::now() as i64).expect("the browser clock is in range")
+}
+
+/// `performance.now()` in nanoseconds: the monotonic clock usage is sampled on.
+fn performance_nanos() -> u64 {
+    (performance_now() * 1e6) as u64
 }
 
 /// The most wake-ups one step of the clock runs through, so a long step
@@ -59,10 +64,9 @@ pub struct Cluster {
     in_page_session: SessionId,
     /// Pods the in-page node was told to stop; a pending start for them is skipped.
     stopped: HashSet<String>,
-    /// The in-page node's running containers, by (pod UID, container): what
-    /// each has used, and when it started (`performance.now()`, ms).
-    meters: HashMap<(String, String), (Rc<ComputeMeter>, f64)>,
-    usage: UsageSampler,
+    /// What the in-page node's running containers use (on the
+    /// `performance.now()` clock, in nanoseconds).
+    usage: UsageSampler<Rc<ComputeMeter>>,
     /// node-host links, by their session.
     pub links: BTreeMap<SessionId, LinkState>,
     /// The cluster's time: real time by default; a learner can pause, step
@@ -197,7 +201,6 @@ impl ClusterHandle {
             in_page,
             in_page_session,
             stopped: HashSet::new(),
-            meters: HashMap::new(),
             usage: UsageSampler::default(),
             links: BTreeMap::new(),
             clock,
@@ -276,8 +279,7 @@ impl ClusterHandle {
             let cancelled_handle = self.clone();
             let uid = launch.pod_uid.clone();
             let meter = Rc::new(ComputeMeter::default());
-            let container = (launch.pod_uid.clone(), launch.container.clone());
-            self.inner.borrow_mut().meters.insert(container, (meter.clone(), performance_now()));
+            self.inner.borrow_mut().usage.started(&launch.pod_uid, &launch.container, meter.clone(), performance_nanos());
             in_page::start(
                 launch,
                 move || cancelled_handle.inner.borrow().stopped.contains(&uid),
@@ -294,7 +296,7 @@ impl ClusterHandle {
                 Report::Event(event) => {
                     let now = c.now();
                     if let RuntimeEvent::Exited { pod_uid, container, .. } | RuntimeEvent::PullFailed { pod_uid, container, .. } = &event {
-                        c.meters.remove(&(pod_uid.clone(), container.clone()));
+                        c.usage.stopped(pod_uid, container);
                     }
                     c.in_page.on_runtime_event(event, now)
                 }
@@ -310,20 +312,8 @@ impl ClusterHandle {
     pub fn scrape_in_page(&self) {
         let mut guard = self.inner.borrow_mut();
         let c = &mut *guard;
-        let nanos = |ms: f64| (ms * 1e6) as u64;
-        let counters = c
-            .meters
-            .iter()
-            .map(|((pod_uid, container), (meter, started_ms))| ContainerCounters {
-                pod_uid: pod_uid.clone(),
-                container: container.clone(),
-                cpu_nanos: meter.cpu_nanos(),
-                started_nanos: nanos(*started_ms),
-                memory_bytes: meter.memory_bytes(),
-            })
-            .collect();
         let now = c.now();
-        for usage in c.usage.sample(nanos(performance_now()), counters) {
+        for usage in c.usage.sample(performance_nanos()) {
             c.in_page.on_runtime_event(usage, now);
         }
         let usage = c.in_page.resource_metrics(now);

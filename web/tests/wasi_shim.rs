@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use tabernetes_core::kubelet::usage_sampler::ContainerMeter;
 use tabernetes_web::node::compute_meter::ComputeMeter;
 use tabernetes_web::node::wasi::{
     can_suspend, compile, run_command, run_streaming, CommandOutput, Ended, Stream,

@@ -5,6 +5,7 @@
 //! sleeping (or ending) is CPU time that is the module's alone.
 
 use std::cell::Cell;
+use tabernetes_core::kubelet::usage_sampler::ContainerMeter;
 
 #[derive(Debug, Default)]
 pub struct ComputeMeter {
@@ -29,13 +30,15 @@ impl ComputeMeter {
         self.memory_bytes.set(memory_bytes);
     }
 
-    /// CPU time so far. Read between spans (nothing else runs during one),
-    /// so it is exact.
-    pub fn cpu_nanos(&self) -> u64 {
+}
+
+impl ContainerMeter for ComputeMeter {
+    /// Read between spans (nothing else runs during one), so it is exact.
+    fn cpu_nanos(&self) -> u64 {
         (self.computed_ms.get() * 1e6) as u64
     }
 
-    pub fn memory_bytes(&self) -> u64 {
+    fn memory_bytes(&self) -> u64 {
         self.memory_bytes.get()
     }
 }
