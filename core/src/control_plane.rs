@@ -11,10 +11,8 @@ use crate::apiserver::{ApiError, ApiRequest, ApiResponse, ApiResult, ApiServer, 
 use crate::controllers::node_lifecycle;
 use crate::controllers::reconciler::Context;
 use crate::controllers::runner::Controller;
-use crate::metrics_api;
 use crate::metrics_server::{NodeUsage, ResourceMetrics};
 use crate::scheduler::{Outcome, Scheduler};
-use crate::store::ObjectKey;
 use crate::trace::{Component, Trace};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -24,7 +22,6 @@ pub struct ControlPlane {
     scheduler: Scheduler,
     /// The controller manager's controllers, in the order each settle round runs them.
     controllers: Vec<Box<dyn Controller>>,
-    metrics: ResourceMetrics,
     trace: Trace,
 }
 
@@ -35,9 +32,6 @@ pub struct ControlPlane {
 /// undoing each other from hanging the page.
 const SETTLE_ROUNDS: usize = 64;
 
-/// Requests under this path are metrics-server's; the group's discovery
-/// document (the path without the slash) stays the API server's.
-const METRICS_API_PREFIX: &str = "/apis/metrics.k8s.io/v1beta1/";
 
 /// The user the page's own editor and buttons act as.
 pub const ADMIN: &str = "admin";
@@ -56,7 +50,6 @@ impl ControlPlane {
             api,
             scheduler: Scheduler::default(),
             controllers: crate::controllers::controller_manager(config),
-            metrics: ResourceMetrics::default(),
             trace: Trace::default(),
         }
     }
@@ -75,9 +68,6 @@ impl ControlPlane {
 
     /// Serves one API request, then lets the cluster react to it.
     pub fn handle(&mut self, request: &ApiRequest, now: Timestamp) -> ApiResult {
-        if let Some(response) = self.serve_metrics(request) {
-            return ApiResult::Response(response);
-        }
         let before = self.api.store().revision();
         let result = self.api.handle(request, now);
         self.record_request(request, &result, before, now);
@@ -87,24 +77,14 @@ impl ControlPlane {
 
     /// Serves a read (get, list, logs) without changing anything.
     pub fn read(&self, request: &ApiRequest, now: Timestamp) -> ApiResponse {
-        self.serve_metrics(request).unwrap_or_else(|| self.api.read(request, now))
-    }
-
-    /// The aggregation layer's routing: a request for `metrics.k8s.io` goes,
-    /// once authorized, to metrics-server's API (`None` for anything else).
-    fn serve_metrics(&self, request: &ApiRequest) -> Option<ApiResponse> {
-        if !request.path.starts_with(METRICS_API_PREFIX) {
-            return None;
-        }
-        let served = self.api.authorize_path(request).and_then(|target| metrics_api::serve(&self.metrics, self.api.store(), request, &target));
-        Some(served.unwrap_or_else(|e| ApiResponse::error(&e)))
+        self.api.read(request, now)
     }
 
     /// Runs the scheduler and controllers until they have nothing left to do.
     pub fn settle(&mut self, now: Timestamp) {
         for _ in 0..SETTLE_ROUNDS {
             let before = self.api.store().revision();
-            let mut ctx = Context { api: &mut self.api, metrics: &self.metrics, now };
+            let mut ctx = Context { api: &mut self.api, now };
             for controller in &mut self.controllers {
                 controller.run(&mut ctx);
             }
@@ -125,13 +105,8 @@ impl ControlPlane {
         self.controllers.iter().filter_map(|c| c.next_wake()).chain(self.scheduler.next_wake()).min()
     }
 
-    /// A scrape of one node's resource usage (what metrics-server does every
-    /// 15 s), for the HorizontalPodAutoscaler and `kubectl top`.
-    pub fn record_metrics(&mut self, report: NodeUsage) {
-        self.metrics.record(report);
-    }
-
-    /// A scrape that a joined node sent (`NodeMessage::ResourceMetrics`). A
+    /// A scrape of a joined node's kubelet (what metrics-server does every
+    /// 15 s; node-hosts send theirs as `NodeMessage::ResourceMetrics`) (`NodeMessage::ResourceMetrics`). A
     /// node speaks only for itself: the report is filed under the session's
     /// node, whatever it names, and keeps only pods bound to that node (by
     /// UID). It is stamped with the cluster's clock, which a learner may have
@@ -139,7 +114,7 @@ impl ControlPlane {
     pub fn record_node_metrics(&mut self, node: &str, mut report: NodeUsage, now: Timestamp) {
         let store = self.api.store();
         report.pods.retain(|pod| {
-            let stored = store.get(&ObjectKey::new(PODS.storage_name(), pod.namespace.as_str(), pod.name.as_str()));
+            let stored = store.get_at(&PODS.storage_name(), &pod.namespace, &pod.name);
             stored.is_some_and(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node) && p.pointer("/metadata/uid").and_then(Value::as_str) == Some(pod.uid.as_str()))
         });
         for pod in &mut report.pods {
@@ -147,16 +122,16 @@ impl ControlPlane {
         }
         report.node = node.to_string();
         report.timestamp = now;
-        self.metrics.record(report);
+        self.api.record_metrics(report);
     }
 
     /// A node's kubelet could not be scraped (it is gone): its metrics go.
     pub fn forget_metrics(&mut self, node: &str) {
-        self.metrics.forget_node(node);
+        self.api.forget_metrics(node);
     }
 
     pub fn metrics(&self) -> &ResourceMetrics {
-        &self.metrics
+        self.api.metrics()
     }
 
     pub fn tick(&mut self, now: Timestamp) {

@@ -14,7 +14,6 @@ pub mod images;
 pub mod kubelet;
 pub mod labels;
 pub mod manifest;
-pub mod metrics_api;
 pub mod metrics_server;
 pub mod node_sessions;
 pub mod object_meta;

@@ -5,7 +5,7 @@
 //! `metrics.k8s.io` API, which the HorizontalPodAutoscaler and `kubectl top`
 //! read. Here the driver plays the scraper: it asks each node agent for its
 //! [`NodeUsage`] (`NodeAgent::resource_metrics`) and hands it to the control
-//! plane (`ControlPlane::record_metrics`), which keeps it in this store. The
+//! plane (`ControlPlane::record_node_metrics`), which keeps it in this store. The
 //! store is memory only, as metrics-server's: usage is not cluster state and
 //! is never written to the object store or its history.
 
@@ -41,6 +41,10 @@ pub struct PodUsage {
 impl PodUsage {
     pub fn cpu_millis(&self) -> i64 {
         self.containers.iter().map(|c| c.cpu_millis).sum()
+    }
+
+    pub fn memory_bytes(&self) -> i64 {
+        self.containers.iter().map(|c| c.memory_bytes).sum()
     }
 }
 
@@ -85,6 +89,13 @@ impl ResourceMetrics {
     pub fn pod(&self, namespace: &str, name: &str) -> Option<&PodUsage> {
         let node = self.pods.get(&(namespace.to_string(), name.to_string()))?;
         self.nodes.get(node)?.pods.iter().find(|p| p.namespace == namespace && p.name == name)
+    }
+
+    /// The usage of this pod object: none for a namesake the scrape did
+    /// not see (another UID).
+    pub fn usage_of(&self, pod: &serde_json::Value) -> Option<&PodUsage> {
+        let text = |pointer: &str| pod.pointer(pointer).and_then(serde_json::Value::as_str).unwrap_or("");
+        self.pod(text("/metadata/namespace"), text("/metadata/name")).filter(|usage| usage.uid == text("/metadata/uid"))
     }
 
     pub fn node(&self, name: &str) -> Option<&NodeUsage> {

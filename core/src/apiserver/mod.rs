@@ -9,6 +9,7 @@ mod delete;
 pub mod discovery;
 pub mod identity;
 pub mod logs;
+mod metrics;
 pub mod patch;
 mod read;
 pub mod request;
@@ -38,6 +39,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use watch::Watches;
 
+use crate::metrics_server::{NodeUsage, ResourceMetrics};
 use crate::store::{ObjectKey, Store};
 
 /// etcd's default request limit: larger objects are refused.
@@ -109,6 +111,9 @@ pub struct ApiServer {
     store: Store,
     watches: Watches,
     logs: logs::Logs,
+    /// metrics-server's memory: the latest scrape of each node, served as
+    /// `metrics.k8s.io` (never stored, as metrics are not cluster state).
+    metrics: ResourceMetrics,
     identity: identity::Identity,
     authorizer: authz::Authorizer,
 }
@@ -134,6 +139,7 @@ impl ApiServer {
             store: Store::default(),
             watches: Watches::default(),
             logs: logs::Logs::default(),
+            metrics: ResourceMetrics::default(),
             identity: identity::Identity::new(seed),
             authorizer: authz::Authorizer::default(),
         };
@@ -204,29 +210,34 @@ impl ApiServer {
     pub fn read(&self, req: &ApiRequest, now: Timestamp) -> ApiResponse {
         let result = match self.non_resource(req) {
             Some(result) => result,
-            None => self.authorize_path(req).and_then(|target| {
-                if target.resource.aggregated {
-                    return Err(Self::not_served_here(&target));
-                }
-                self.read_target(req, &target, now)
+            None => self.authorize_path(req).and_then(|target| match target.resource.aggregated {
+                true => self.serve_metrics(req, &target),
+                false => self.read_target(req, &target, now),
             }),
         };
         result.unwrap_or_else(|e| ApiResponse::error(&e))
     }
 
-    /// Parses a resource request's path and checks that its user may make
-    /// it: what the aggregation layer does before it hands a request to the
-    /// API server that serves its group.
-    pub fn authorize_path(&self, req: &ApiRequest) -> Result<RequestTarget, ApiError> {
+    /// Parses a resource request's path and checks that its user may make it.
+    fn authorize_path(&self, req: &ApiRequest) -> Result<RequestTarget, ApiError> {
         let target = resources::parse_path(&req.path)?;
         self.authorize(req, &target)?;
         Ok(target)
     }
 
-    /// A request for a group another server serves (metrics-server's), which
-    /// only reaches this one when nobody routed it there.
-    fn not_served_here(target: &RequestTarget) -> ApiError {
-        ApiError::ServiceUnavailable { message: format!("the server is currently unable to handle the request: {} is served by metrics-server", target.resource.api_version()) }
+    /// A scrape of one node's resource usage (what metrics-server does every
+    /// 15 s), for the HorizontalPodAutoscaler and `kubectl top`.
+    pub fn record_metrics(&mut self, report: NodeUsage) {
+        self.metrics.record(report);
+    }
+
+    /// A node's kubelet could not be scraped (it is gone): its metrics go.
+    pub fn forget_metrics(&mut self, node: &str) {
+        self.metrics.forget_node(node);
+    }
+
+    pub fn metrics(&self) -> &ResourceMetrics {
+        &self.metrics
     }
 
     /// Discovery, `/version` and health: paths that name no resource.
@@ -281,10 +292,9 @@ impl ApiServer {
         if let Some(result) = self.non_resource(&req) {
             return done(ApiResult::Response(result?));
         }
-        let target = resources::parse_path(&req.path)?;
-        self.authorize(&req, &target)?;
+        let target = self.authorize_path(&req)?;
         if target.resource.aggregated {
-            return Err(Self::not_served_here(&target));
+            return done(ApiResult::Response(self.serve_metrics(&req, &target)?));
         }
         if !target.resource.is_stored() {
             return match req.method {

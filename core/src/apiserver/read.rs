@@ -1,7 +1,7 @@
 //! Reads: get, list (with selectors, `limit`/`continue` and server-side
 //! tables), watch, and container logs.
 
-use super::resources::RequestTarget;
+use super::resources::{RequestTarget, ResourceType};
 use super::watch::{event_json, WatchFilter};
 use super::{is_watch, tables, ApiError, ApiRequest, ApiResponse, ApiResult, ApiServer, Method};
 use crate::store::ObjectKey;
@@ -83,12 +83,7 @@ impl ApiServer {
             let objects: Vec<&Value> = items.iter().map(|o| o.as_ref()).collect();
             return Ok(ApiResponse::json(200, tables::table(target.resource.plural, &objects, now.as_second(), &include_object(req), metadata)));
         }
-        Ok(ApiResponse::json(200, json!({
-            "kind": format!("{}List", target.resource.kind),
-            "apiVersion": target.resource.api_version(),
-            "metadata": metadata,
-            "items": items.iter().map(|o| (***o).clone()).collect::<Vec<_>>(),
-        })))
+        Ok(ApiResponse::json(200, list_body(target.resource, metadata, items.iter().map(|o| (***o).clone()).collect())))
     }
 
     pub(super) fn watch(&mut self, req: &ApiRequest, target: &RequestTarget) -> Result<ApiResult, ApiError> {
@@ -155,6 +150,11 @@ impl ApiServer {
 
 fn include_object(req: &ApiRequest) -> String {
     req.query_param("includeObject").filter(|v| !v.is_empty()).unwrap_or_else(|| "Metadata".into())
+}
+
+/// A `<Kind>List` of `items`.
+pub(super) fn list_body(resource: &ResourceType, metadata: Value, items: Vec<Value>) -> Value {
+    json!({"kind": format!("{}List", resource.kind), "apiVersion": resource.api_version(), "metadata": metadata, "items": items})
 }
 
 #[cfg(test)]

@@ -192,7 +192,7 @@ impl Sync<'_, '_> {
                 ("AverageValue", _, Some(value)) => Target::AverageValue(parse(&resource.name, &value.0)),
                 _ => continue,
             };
-            let samples: Vec<PodSample> = pods.iter().map(|p| sample(p, &resource.name, self.ctx.metrics)).collect();
+            let samples: Vec<PodSample> = pods.iter().map(|p| sample(p, &resource.name, self.ctx.api.metrics())).collect();
             let metric_name = match target {
                 Target::Utilization(_) => format!("{} resource utilization (percentage of request)", resource.name),
                 Target::AverageValue(_) => format!("{} resource", resource.name),
@@ -280,9 +280,7 @@ fn sample(pod: &Value, resource: &str, metrics: &ResourceMetrics) -> PodSample {
         .and_then(Value::as_array)
         .map(|cs| cs.iter().map(|c| c.pointer(&format!("/resources/requests/{resource}")).and_then(Value::as_str).map(|q| parse(resource, q))).collect::<Option<Vec<i64>>>())
         .unwrap_or_default();
-    let usage = metrics.pod(namespace(pod), name(pod)).filter(|u| Some(u.uid.as_str()) == pod.pointer("/metadata/uid").and_then(Value::as_str)).map(|u| {
-        if resource == "cpu" { u.cpu_millis() } else { u.containers.iter().map(|c| c.memory_bytes).sum() }
-    });
+    let usage = metrics.usage_of(pod).map(|u| if resource == "cpu" { u.cpu_millis() } else { u.memory_bytes() });
     PodSample {
         name: name(pod).to_string(),
         ready: counted,

@@ -10,7 +10,6 @@
 //! object and everything related to it, so seeing a key twice, or late, is
 //! harmless. That is why the watch half only returns keys.
 
-use crate::metrics_server::ResourceMetrics;
 use crate::apiserver::ApiServer;
 use crate::store::{ObjectKey, Store, StoreEvent};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -20,7 +19,6 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 /// reported, and the time.
 pub struct Context<'a> {
     pub api: &'a mut ApiServer,
-    pub metrics: &'a ResourceMetrics,
     pub now: Timestamp,
 }
 

@@ -9,7 +9,6 @@
 use super::queue::{Changes, Cursor, WorkQueue};
 use super::reconciler::{Action, Context, Reconciler};
 use crate::apiserver::ApiServer;
-use crate::metrics_server::ResourceMetrics;
 use crate::store::ObjectKey;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
@@ -50,10 +49,9 @@ impl<R: Reconciler> Runner<R> {
         &self.reconciler
     }
 
-    /// One pass with no metrics: what unit tests of one controller use.
+    /// One pass: what unit tests of one controller use.
     pub fn run_once(&mut self, api: &mut ApiServer, now: Timestamp) {
-        let metrics = ResourceMetrics::default();
-        self.run(&mut Context { api, metrics: &metrics, now });
+        self.run(&mut Context { api, now });
     }
 
     fn observe(&mut self, ctx: &Context<'_>) {

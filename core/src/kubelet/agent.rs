@@ -131,7 +131,7 @@ impl NodeAgent {
     pub fn resource_metrics(&self, now: Timestamp) -> NodeUsage {
         let pods = self.kubelet.usage(now);
         let cpu_millis = pods.iter().map(PodUsage::cpu_millis).sum();
-        let memory_bytes = pods.iter().flat_map(|p| &p.containers).map(|c| c.memory_bytes).sum();
+        let memory_bytes = pods.iter().map(PodUsage::memory_bytes).sum();
         NodeUsage { node: self.info.name.clone(), timestamp: now, window: RESOLUTION, cpu_millis, memory_bytes, pods }
     }
 

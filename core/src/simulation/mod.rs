@@ -207,7 +207,6 @@ impl Simulation {
         let Some(node) = self.nodes.remove(name) else { return };
         let now = self.now();
         self.sessions.close(&mut self.plane, node.session, now);
-        self.plane.forget_metrics(name);
         self.request(ApiRequest::delete(format!("/api/v1/nodes/{name}")));
     }
 
@@ -315,7 +314,9 @@ impl Simulation {
             for event in node.runtime.usage(&self.scripts) {
                 node.agent.on_runtime_event(event, now);
             }
-            self.plane.record_metrics(node.agent.resource_metrics(now));
+            // Sent through the node's session, as a node-host sends it.
+            let usage = node.agent.resource_metrics(now);
+            self.sessions.receive(&mut self.plane, node.session, NodeMessage::ResourceMetrics { usage }, now);
         }
     }
 

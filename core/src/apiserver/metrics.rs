@@ -1,77 +1,69 @@
 //! The `metrics.k8s.io/v1beta1` API, as metrics-server serves it behind the
 //! aggregation layer: PodMetrics and NodeMetrics, read-only, built from the
-//! latest scrape ([`ResourceMetrics`]). `kubectl top` reads it. Like
-//! metrics-server, it answers get and list (with label selectors, which it
-//! matches against the pod's or node's labels), and nothing else.
+//! latest scrape the API server keeps ([`ResourceMetrics`]). `kubectl top`
+//! reads it. Like metrics-server, it answers get and list (with label and
+//! field selectors, matched against the pod or node itself), and nothing else.
 
-use crate::apiserver::resources::{RequestTarget, NODES, NODE_METRICS, PODS};
-use crate::apiserver::selectors::LabelSelector;
-use crate::apiserver::{ApiError, ApiRequest, ApiResponse, Method};
-use crate::metrics_server::{NodeUsage, PodUsage, ResourceMetrics};
-use crate::store::{ObjectKey, Store};
+use super::read::list_body;
+use super::resources::{RequestTarget, NODES, NODE_METRICS, PODS};
+use super::{ApiError, ApiRequest, ApiResponse, ApiServer, Method};
+use crate::metrics_server::{NodeUsage, PodUsage};
 use k8s_openapi::jiff::SignedDuration;
 use serde_json::{json, Value};
 
-/// Serves one request that the caller has already authorized.
-pub fn serve(metrics: &ResourceMetrics, store: &Store, req: &ApiRequest, target: &RequestTarget) -> Result<ApiResponse, ApiError> {
-    if req.method != Method::Get || target.subresource.is_some() || req.flag("watch") {
-        return Err(ApiError::MethodNotAllowed);
-    }
-    let selector = match req.query_param("labelSelector") {
-        Some(text) => LabelSelector::parse(&text).map_err(|e| ApiError::bad_request(format!("unable to parse labelSelector: {e}")))?,
-        None => LabelSelector::default(),
-    };
-    let nodes = target.resource.kind == NODE_METRICS.kind;
-    let api_version = target.resource.api_version();
-    let items: Vec<Value> = if nodes {
-        metrics.nodes().filter_map(|usage| node_metrics(store, usage)).collect()
-    } else {
-        let in_namespace = |p: &&PodUsage| target.namespace.as_deref().is_none_or(|ns| p.namespace == ns);
-        metrics.pods().filter(in_namespace).filter_map(|usage| pod_metrics(store, usage)).collect()
-    };
-    let with_version = |mut item: Value| {
-        item["apiVersion"] = json!(api_version);
-        item
-    };
-    match &target.name {
-        Some(name) => items
-            .into_iter()
-            .find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
-            .map(|item| ApiResponse::json(200, with_version(item)))
-            .ok_or_else(|| ApiError::NotFound { group: target.resource.group.into(), kind: target.resource.plural.into(), name: name.clone() }),
-        None => {
-            let items: Vec<Value> = items.into_iter().filter(|item| selector.matches(item)).map(with_version).collect();
-            Ok(ApiResponse::json(200, json!({"kind": format!("{}List", target.resource.kind), "apiVersion": api_version, "metadata": {}, "items": items})))
+impl ApiServer {
+    /// Serves an authorized request for PodMetrics or NodeMetrics.
+    pub(super) fn serve_metrics(&self, req: &ApiRequest, target: &RequestTarget) -> Result<ApiResponse, ApiError> {
+        if req.method != Method::Get || req.flag("watch") {
+            return Err(ApiError::MethodNotAllowed);
         }
+        let nodes = target.resource.kind == NODE_METRICS.kind;
+        let api_version = target.resource.api_version();
+        if let Some(name) = &target.name {
+            let namespace = target.namespace.as_deref().unwrap_or_default();
+            let found = if nodes {
+                self.metrics.node(name).and_then(|usage| Some(node_metrics(self.store.get_at(&NODES.storage_name(), "", name)?, usage, &api_version)))
+            } else {
+                self.store.get_at(&PODS.storage_name(), namespace, name).and_then(|pod| Some(pod_metrics(pod, self.metrics.usage_of(pod)?, &api_version)))
+            };
+            return found.map(|item| ApiResponse::json(200, item)).ok_or_else(|| Self::not_found(target.resource, name));
+        }
+        let (labels, fields) = Self::selectors(req, target.resource)?;
+        let selected = |object: &Value| labels.matches(object) && fields.matches(object);
+        let items: Vec<Value> = if nodes {
+            let nodes = self.metrics.nodes().filter_map(|usage| Some((self.store.get_at(&NODES.storage_name(), "", &usage.node)?, usage)));
+            nodes.filter(|(node, _)| selected(node)).map(|(node, usage)| node_metrics(node, usage, &api_version)).collect()
+        } else {
+            let in_namespace = |p: &&PodUsage| target.namespace.as_deref().is_none_or(|ns| p.namespace == ns);
+            let pods = self.metrics.pods().filter(in_namespace).filter_map(|usage| self.store.get_at(&PODS.storage_name(), &usage.namespace, &usage.name));
+            pods.filter(|pod| selected(pod)).filter_map(|pod| Some(pod_metrics(pod, self.metrics.usage_of(pod)?, &api_version))).collect()
+        };
+        Ok(ApiResponse::json(200, list_body(target.resource, json!({}), items)))
     }
 }
 
-/// A PodMetrics for a pod that still exists, labelled as the pod is. A pod
-/// deleted since the scrape has no metrics, as with metrics-server.
-fn pod_metrics(store: &Store, usage: &PodUsage) -> Option<Value> {
-    let pod = store.get(&ObjectKey::new(PODS.storage_name(), usage.namespace.as_str(), usage.name.as_str()))?;
-    if pod.pointer("/metadata/uid").and_then(Value::as_str) != Some(usage.uid.as_str()) {
-        return None;
-    }
+/// A PodMetrics, labelled as its pod is.
+fn pod_metrics(pod: &Value, usage: &PodUsage, api_version: &str) -> Value {
     let containers: Vec<Value> = usage.containers.iter().map(|c| json!({"name": c.name, "usage": usage_quantities(c.cpu_millis, c.memory_bytes)})).collect();
-    Some(json!({
+    json!({
         "kind": "PodMetrics",
+        "apiVersion": api_version,
         "metadata": {"name": usage.name, "namespace": usage.namespace, "labels": pod.pointer("/metadata/labels").cloned().unwrap_or(json!({})), "creationTimestamp": usage.timestamp.to_string()},
         "timestamp": usage.timestamp.to_string(),
         "window": duration(usage.window),
         "containers": containers,
-    }))
+    })
 }
 
-fn node_metrics(store: &Store, usage: &NodeUsage) -> Option<Value> {
-    let node = store.get(&ObjectKey::new(NODES.storage_name(), "", usage.node.as_str()))?;
-    Some(json!({
+fn node_metrics(node: &Value, usage: &NodeUsage, api_version: &str) -> Value {
+    json!({
         "kind": "NodeMetrics",
+        "apiVersion": api_version,
         "metadata": {"name": usage.node, "labels": node.pointer("/metadata/labels").cloned().unwrap_or(json!({})), "creationTimestamp": usage.timestamp.to_string()},
         "timestamp": usage.timestamp.to_string(),
         "window": duration(usage.window),
         "usage": usage_quantities(usage.cpu_millis, usage.memory_bytes),
-    }))
+    })
 }
 
 /// CPU in millicores and memory in KiB, as `kubectl top` prints them.
@@ -126,7 +118,7 @@ mod tests {
                 containers: vec![ContainerUsage { name: "main".into(), cpu_millis: if name == "web" { 250 } else { 5 }, memory_bytes: 2 << 20 }],
             });
         }
-        plane.record_metrics(NodeUsage { node: "n1".into(), timestamp: now(), window: RESOLUTION, cpu_millis: 255, memory_bytes: 4 << 20, pods });
+        plane.record_node_metrics("n1", NodeUsage { node: "n1".into(), timestamp: now(), window: RESOLUTION, cpu_millis: 255, memory_bytes: 4 << 20, pods }, now());
         plane
     }
 
