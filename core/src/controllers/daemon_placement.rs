@@ -8,10 +8,12 @@
 //! ready, unreachable, under pressure, cordoned): a DaemonSet is how a
 //! cluster runs its node agents, which must keep running there.
 
+use crate::object_meta::{labels, name};
 use crate::scheduler::node_selector::RequiredNodeAffinity;
 use crate::scheduler::plugins::taint_toleration::tolerates;
-use k8s_openapi::api::core::v1::{Node, PodSpec, Taint, Toleration};
-use std::collections::BTreeMap;
+use k8s_openapi::api::core::v1::{PodSpec, Taint, Toleration};
+use serde::Deserialize;
+use serde_json::Value;
 
 /// The tolerations every daemon pod gets (upstream's AddOrUpdateDaemonPodTolerations).
 const DAEMON_TOLERATIONS: &[(&str, &str)] = &[
@@ -43,25 +45,37 @@ pub struct Placement {
     pub should_continue_running: bool,
 }
 
-/// Where a daemon pod with `spec` (tolerations added) may run. The node
-/// selector and required node affinity are matched as the scheduler
-/// matches them (`scheduler::node_selector`).
-pub fn placement(spec: &PodSpec, node: &Node) -> Placement {
-    let node_name = node.metadata.name.as_deref().unwrap_or("");
-    let nowhere = Placement { should_run: false, should_continue_running: false };
-    let no_labels = BTreeMap::new();
-    let labels = node.metadata.labels.as_ref().unwrap_or(&no_labels);
-    if spec.node_name.as_deref().is_some_and(|n| !n.is_empty() && n != node_name) || !RequiredNodeAffinity::of_spec(spec).matches(node_name, labels) {
-        return nowhere;
+/// A daemon pod's spec (tolerations added), compiled once per sync and
+/// matched against each node. The node selector and required node affinity
+/// are matched as the scheduler matches them (`scheduler::node_selector`).
+pub struct DaemonFit<'a> {
+    spec: &'a PodSpec,
+    affinity: RequiredNodeAffinity,
+}
+
+impl<'a> DaemonFit<'a> {
+    pub fn new(spec: &'a PodSpec) -> Self {
+        DaemonFit { spec, affinity: RequiredNodeAffinity::of_spec(spec) }
     }
-    let tolerations = spec.tolerations.as_deref().unwrap_or_default();
-    let untolerated = |effects: &[&str]| -> bool {
-        node.spec.iter().flat_map(|s| s.taints.iter().flatten()).filter(|t: &&Taint| effects.contains(&t.effect.as_str())).any(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))
-    };
-    if untolerated(&["NoSchedule", "NoExecute"]) {
-        return Placement { should_run: false, should_continue_running: !untolerated(&["NoExecute"]) };
+
+    /// Where the daemon pod may run, on a stored Node (only its name,
+    /// labels and taints are read).
+    pub fn placement(&self, node: &Value) -> Placement {
+        let node_name = name(node);
+        let nowhere = Placement { should_run: false, should_continue_running: false };
+        if self.spec.node_name.as_deref().is_some_and(|n| !n.is_empty() && n != node_name) || !self.affinity.matches(node_name, &labels(node)) {
+            return nowhere;
+        }
+        let taints = node.pointer("/spec/taints").and_then(|t| Vec::<Taint>::deserialize(t).ok()).unwrap_or_default();
+        let tolerations = self.spec.tolerations.as_deref().unwrap_or_default();
+        let untolerated = |effects: &[&str]| -> bool {
+            taints.iter().filter(|t| effects.contains(&t.effect.as_str())).any(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))
+        };
+        if untolerated(&["NoSchedule", "NoExecute"]) {
+            return Placement { should_run: false, should_continue_running: !untolerated(&["NoExecute"]) };
+        }
+        Placement { should_run: true, should_continue_running: true }
     }
-    Placement { should_run: true, should_continue_running: true }
 }
 
 #[cfg(test)]
@@ -69,8 +83,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn node(labels: serde_json::Value, taints: serde_json::Value) -> Node {
-        serde_json::from_value(json!({"metadata": {"name": "n1", "labels": labels}, "spec": {"taints": taints}})).unwrap()
+    fn node(labels: serde_json::Value, taints: serde_json::Value) -> Value {
+        json!({"metadata": {"name": "n1", "labels": labels}, "spec": {"taints": taints}})
     }
 
     fn spec(extra: serde_json::Value) -> PodSpec {
@@ -108,7 +122,8 @@ mod tests {
             (json!({"tolerations": [{"key": "dedicated", "operator": "Exists"}]}), json!({}), taint("dedicated", "NoExecute"), run),
         ];
         for (extra, labels, taints, (should_run, should_continue_running)) in cases {
-            let got = placement(&spec(extra.clone()), &node(labels.clone(), taints.clone()));
+            let spec = spec(extra.clone());
+            let got = DaemonFit::new(&spec).placement(&node(labels.clone(), taints.clone()));
             assert_eq!(got, Placement { should_run, should_continue_running }, "{extra} on {labels} {taints}");
         }
     }

@@ -12,7 +12,7 @@
 //! daemon pods too.
 
 use super::controller_history::{self, hash_of, HASH_LABEL};
-use super::daemon_placement::{add_daemon_tolerations, placement, Placement};
+use super::daemon_placement::{add_daemon_tolerations, DaemonFit, Placement};
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{claim, controller_keys, controller_of, controller_ref, is_being_deleted, labels, name, namespace, write_status};
 use super::pod_control::{create_pod, delete_pod};
@@ -24,7 +24,7 @@ use crate::apiserver::ApiServer;
 use crate::labels::selector_matches;
 use crate::store::{EventType, ObjectKey, Store, StoreEvent};
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::{Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodTemplateSpec};
+use k8s_openapi::api::core::v1::{NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
@@ -162,18 +162,15 @@ impl Sync<'_> {
 
     /// The template as a daemon pod gets it: with the daemon tolerations.
     fn daemon_spec(&self) -> k8s_openapi::api::core::v1::PodSpec {
-        let mut spec = self.template().spec.unwrap_or_default();
-        add_daemon_tolerations(&mut spec);
-        spec
+        daemon_spec_of(&self.template())
     }
 
     /// Where a daemon pod belongs, node by node (in name order), decided
     /// once per sync.
     fn placements(&self) -> BTreeMap<String, Placement> {
         let spec = self.daemon_spec();
-        let nodes = NODES.storage_name();
-        let nodes = self.api.store().list(&nodes, None).filter_map(|(_, n)| serde_json::from_value::<Node>((**n).clone()).ok());
-        nodes.map(|node| (node.metadata.name.clone().unwrap_or_default(), placement(&spec, &node))).collect()
+        let fit = DaemonFit::new(&spec);
+        self.api.store().list(&NODES.storage_name(), None).map(|(key, node)| (key.name.clone(), fit.placement(node))).collect()
     }
 
     fn run(&mut self) {
@@ -199,11 +196,15 @@ impl Sync<'_> {
             if self.ds.spec.as_ref().and_then(|s| s.update_strategy.as_ref()).and_then(|u| u.type_.as_deref()) != Some("OnDelete") {
                 self.rolling_update(&placements, &hash);
             }
-            let in_use: BTreeSet<String> = self.daemon_pods().values().flatten().map(|p| hash_label(p)).chain([hash.clone()]).collect();
+        }
+        // Nothing below writes pods: one listing serves pruning and status.
+        let by_node = self.daemon_pods();
+        if !is_being_deleted(&self.value) {
+            let in_use: BTreeSet<String> = by_node.values().flatten().map(|p| hash_label(p)).chain([hash.clone()]).collect();
             let limit = self.ds.spec.as_ref().and_then(|s| s.revision_history_limit).unwrap_or(10);
             controller_history::prune(self.api, &self.value, limit, &in_use, self.now);
         }
-        self.write_status(&placements, &hash, history.collision_count);
+        self.write_status(&placements, &by_node, &hash, history.collision_count);
     }
 
     /// This DaemonSet's pods by the node they are for, leaving out the
@@ -387,7 +388,7 @@ impl Sync<'_> {
     /// A daemon pod for `node`, labelled with the revision's hash.
     fn pod_for(&self, node: &str, hash: &str) -> Value {
         let template = self.template();
-        let mut spec = self.daemon_spec();
+        let mut spec = daemon_spec_of(&template);
         spec.affinity.get_or_insert_with(Default::default).node_affinity = Some(pinned_to(spec.affinity.as_ref().and_then(|a| a.node_affinity.clone()), node));
         let mut pod_labels = template.metadata.as_ref().and_then(|m| m.labels.clone()).unwrap_or_default();
         pod_labels.insert(HASH_LABEL.into(), hash.to_string());
@@ -398,8 +399,7 @@ impl Sync<'_> {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
     }
 
-    fn write_status(&mut self, placements: &BTreeMap<String, Placement>, hash: &str, collision_count: i32) {
-        let by_node = self.daemon_pods();
+    fn write_status(&mut self, placements: &BTreeMap<String, Placement>, by_node: &BTreeMap<String, Vec<Arc<Value>>>, hash: &str, collision_count: i32) {
         let (min_ready, now) = (self.min_ready(), self.now);
         let (mut desired, mut current, mut misscheduled, mut ready, mut available, mut updated) = (0, 0, 0, 0, 0, 0);
         for (node, placement) in placements {
@@ -448,4 +448,11 @@ fn pinned_to(existing: Option<NodeAffinity>, node: &str) -> NodeAffinity {
     };
     affinity.required_during_scheduling_ignored_during_execution = Some(NodeSelector { node_selector_terms: terms });
     affinity
+}
+
+/// `template`'s pod spec with the daemon tolerations added.
+fn daemon_spec_of(template: &PodTemplateSpec) -> k8s_openapi::api::core::v1::PodSpec {
+    let mut spec = template.spec.clone().unwrap_or_default();
+    add_daemon_tolerations(&mut spec);
+    spec
 }

@@ -451,7 +451,9 @@ impl Sync<'_> {
     fn create_pod(&mut self, index: Option<i32>) -> Option<Value> {
         let job_name = name(&self.value).to_string();
         let ns = namespace(&self.value).to_string();
-        let template = serde_json::to_value(&self.spec().template).unwrap_or(json!({}));
+        // The stored template, as it is: no typed round trip for every pod.
+        let job = self.value.clone();
+        let template = job.pointer("/spec/template").unwrap_or(&Value::Null);
         let mut metadata = json!({"namespace": ns, "ownerReferences": [controller_ref(&self.value)]});
         for field in ["labels", "annotations"] {
             if let Some(value) = template.pointer(&format!("/metadata/{field}")) {

@@ -4,11 +4,11 @@
 //! on it (a `targetPort` number as it is, a name looked up among the pod's
 //! container ports).
 
-use super::ownership::{is_being_deleted, labels, name, namespace, uid};
+use super::ownership::{is_being_deleted, name, namespace, uid};
 use super::pod_readiness::is_ready;
 use crate::apiserver::resources::{PODS, SERVICES};
 use crate::store::{ObjectKey, Store, StoreEvent};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -29,23 +29,25 @@ pub struct Backend {
     pub ports: Vec<PodPort>,
 }
 
-/// The Service's selector, if it has one (without, its endpoints are the user's).
-pub fn selector(service: &Value) -> Option<BTreeMap<String, String>> {
-    let selector: BTreeMap<String, String> = serde_json::from_value(service.pointer("/spec/selector")?.clone()).ok()?;
-    (!selector.is_empty()).then_some(selector)
+/// The Service's selector, if it has one (without, its endpoints are the
+/// user's). Read where it is stored: it is matched against every pod on
+/// every pod change.
+pub fn selector(service: &Value) -> Option<&Map<String, Value>> {
+    service.pointer("/spec/selector").and_then(Value::as_object).filter(|s| !s.is_empty())
 }
 
-/// Whether a Service's selector picks a pod with these labels.
-fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+/// Whether a Service's selector picks `pod`.
+fn selects(selector: &Map<String, Value>, pod: &Value) -> bool {
+    let labels = pod.pointer("/metadata/labels").and_then(Value::as_object);
+    selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
 /// Queues the Services in the pod's namespace that select it (before or after the change).
 pub fn services_for_pod(event: &StoreEvent, store: &Store, keys: &mut Vec<ObjectKey>) {
     let ns = event.key.namespace.as_str();
-    let versions: Vec<BTreeMap<String, String>> = [event.previous.as_deref(), Some(event.object.as_ref())].into_iter().flatten().map(labels).collect();
+    let versions = [event.previous.as_deref(), Some(event.object.as_ref())];
     for (key, service) in store.list(&SERVICES.storage_name(), Some(ns)) {
-        if selector(service).is_some_and(|s| versions.iter().any(|l| selects(&s, l))) {
+        if selector(service).is_some_and(|s| versions.iter().flatten().any(|pod| selects(s, pod))) {
             keys.push(key.clone());
         }
     }
@@ -78,7 +80,7 @@ fn backends(store: &Store, service: &Value, include_terminating: bool) -> Vec<Ba
     let ports: Vec<Value> = service.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut found = Vec::new();
     for (_, pod) in store.list(&PODS.storage_name(), Some(namespace(service))) {
-        if !selects(&selector, &labels(pod)) {
+        if !selects(selector, pod) {
             continue;
         }
         let Some(ip) = pod.pointer("/status/podIP").and_then(Value::as_str).filter(|ip| !ip.is_empty()) else { continue };
