@@ -16,6 +16,12 @@ pub fn parse_units(text: &str) -> Result<i64, QuantityError> {
     parse(text).map(|v| v.ceil() as i64)
 }
 
+/// A quantity of `resource` in the unit Kubernetes counts it in:
+/// millicores for `cpu`, whole units (bytes, pods, devices) otherwise.
+pub fn parse_resource(resource: &str, text: &str) -> Result<i64, QuantityError> {
+    if resource == "cpu" { parse_milli(text) } else { parse_units(text) }
+}
+
 fn parse(text: &str) -> Result<f64, QuantityError> {
     let text = text.trim();
     let split = text

@@ -459,6 +459,14 @@ fn is_dry_run(req: &ApiRequest) -> Result<bool, ApiError> {
     }
 }
 
+/// When a condition of `type_` took on `status`: its time in `previous`
+/// (an object's old conditions) if it already had that status, else `now`.
+/// A condition's lastTransitionTime moves only when its status does.
+pub fn transition_time(previous: &[Value], type_: &str, status: &str, now: Timestamp) -> Value {
+    let kept = previous.iter().find(|c| c["type"] == type_ && c["status"] == status).map(|c| c["lastTransitionTime"].clone());
+    kept.unwrap_or_else(|| json!(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now)))
+}
+
 /// Replaces (or adds) the condition of the same type in `status.conditions`.
 pub fn set_condition(object: &mut Value, condition: Value) {
     if !object.get("status").is_some_and(Value::is_object) {

@@ -10,6 +10,7 @@
 //! Resource metrics (cpu, memory) are served, as Utilization of the pods'
 //! requests or as AverageValue; other metric types are refused at the API.
 
+use crate::apiserver::transition_time;
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{is_being_deleted, labels, name, namespace, write_status};
 use super::pod_readiness::is_ready;
@@ -56,7 +57,8 @@ impl Reconciler for HorizontalPodAutoscalerController {
     fn keys_for(&mut self, event: &StoreEvent, _: &Store, keys: &mut Vec<ObjectKey>) {
         if event.key.resource == HORIZONTAL_POD_AUTOSCALERS.storage_name() {
             if event.event_type == EventType::Deleted {
-                self.history.remove(&event.key);
+                // Its reconcile forgets its history (as after a relist that missed the deletion).
+                keys.push(event.key.clone());
             } else if event.previous.as_deref().is_none_or(|p| p.get("spec") != event.object.get("spec")) {
                 // Only a new or changed spec: status writes are the controller's own.
                 keys.push(event.key.clone());
@@ -69,7 +71,10 @@ impl Reconciler for HorizontalPodAutoscalerController {
     }
 
     fn reconcile(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) -> ReconcileResult {
-        let Some(value) = ctx.api.store().get(key).cloned() else { return Ok(Action::await_change()) };
+        let Some(value) = ctx.api.store().get(key).cloned() else {
+            self.history.remove(key);
+            return Ok(Action::await_change());
+        };
         let Ok(hpa) = serde_json::from_value::<HorizontalPodAutoscaler>((*value).clone()) else { return Ok(Action::await_change()) };
         let history = self.history.entry(key.clone()).or_default();
         let mut sync = Sync { ctx, events: &mut self.events, history, value, hpa, conditions: Vec::new(), metrics: Vec::new() };
@@ -102,9 +107,13 @@ impl Sync<'_, '_> {
         self.events.record(self.ctx.api, &value, type_, reason, message, self.ctx.now);
     }
 
+    /// Sets a condition in place, so they keep the order they were first set in.
     fn condition(&mut self, type_: &'static str, status: &'static str, reason: &str, message: String) {
-        self.conditions.retain(|c| c.0 != type_);
-        self.conditions.push((type_, status, reason.to_string(), message));
+        let condition = (type_, status, reason.to_string(), message);
+        match self.conditions.iter_mut().find(|c| c.0 == type_) {
+            Some(existing) => *existing = condition,
+            None => self.conditions.push(condition),
+        }
     }
 
     fn scale(&self) -> Result<Scale, String> {
@@ -189,7 +198,7 @@ impl Sync<'_, '_> {
             let Some(resource) = metric.resource.as_ref().filter(|_| metric.type_ == "Resource") else { continue };
             let target = match (resource.target.type_.as_str(), resource.target.average_utilization, &resource.target.average_value) {
                 ("Utilization", Some(percent), _) => Target::Utilization(percent),
-                ("AverageValue", _, Some(value)) => Target::AverageValue(parse(&resource.name, &value.0)),
+                ("AverageValue", _, Some(value)) => Target::AverageValue(quantity::parse_resource(&resource.name, &value.0).unwrap_or(0)),
                 _ => continue,
             };
             let samples: Vec<PodSample> = pods.iter().map(|p| sample(p, &resource.name, self.ctx.api.metrics())).collect();
@@ -236,8 +245,7 @@ impl Sync<'_, '_> {
             .conditions
             .iter()
             .map(|(type_, status, reason, message)| {
-                // The transition time moves only when the status does.
-                let since = previous.iter().find(|c| c["type"] == *type_ && c["status"] == *status).map(|c| c["lastTransitionTime"].clone()).unwrap_or(json!(Time(now)));
+                let since = transition_time(&previous, type_, status, now);
                 json!({"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": since})
             })
             .collect();
@@ -261,11 +269,6 @@ impl Sync<'_, '_> {
     }
 }
 
-/// A quantity of `resource` in the unit the metrics use (millicores, bytes).
-fn parse(resource: &str, text: &str) -> i64 {
-    if resource == "cpu" { quantity::parse_milli(text).unwrap_or(0) } else { quantity::parse_units(text).unwrap_or(0) }
-}
-
 fn format_value(resource: &str, value: i64) -> String {
     if resource == "cpu" { format!("{value}m") } else { value.to_string() }
 }
@@ -275,10 +278,11 @@ fn sample(pod: &Value, resource: &str, metrics: &ResourceMetrics) -> PodSample {
     let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
     // CPU of a pod not ready yet is not trusted (it is starting up); memory is.
     let counted = phase == "Running" && (is_ready(pod) || resource != "cpu");
+    let request_at = format!("/resources/requests/{resource}");
     let requests: Option<Vec<i64>> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
-        .map(|cs| cs.iter().map(|c| c.pointer(&format!("/resources/requests/{resource}")).and_then(Value::as_str).map(|q| parse(resource, q))).collect::<Option<Vec<i64>>>())
+        .map(|cs| cs.iter().map(|c| c.pointer(&request_at).and_then(Value::as_str).map(|q| quantity::parse_resource(resource, q).unwrap_or(0))).collect::<Option<Vec<i64>>>())
         .unwrap_or_default();
     let usage = metrics.usage_of(pod).map(|u| if resource == "cpu" { u.cpu_millis() } else { u.memory_bytes() });
     PodSample {

@@ -11,7 +11,7 @@ use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::NAMESPACES;
 use crate::apiserver::{ApiRequest, ApiServer};
 use crate::store::{EventType, ObjectKey, Store, StoreEvent};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use crate::apiserver::transition_time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -143,8 +143,7 @@ impl Remaining {
         let conditions: Vec<Value> = wanted
             .into_iter()
             .map(|(type_, (status, reason, message))| {
-                let previous = existing.iter().find(|c| c["type"] == type_ && c["status"] == status);
-                let since = previous.map(|c| c["lastTransitionTime"].clone()).unwrap_or_else(|| json!(Time(now)));
+                let since = transition_time(existing, type_, status, now);
                 json!({"type": type_, "status": status, "lastTransitionTime": since, "reason": reason, "message": message})
             })
             .collect();

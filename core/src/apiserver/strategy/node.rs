@@ -18,8 +18,7 @@ pub fn validate(node: &Node) -> Vec<FieldError> {
     let status = node.status.as_ref();
     for (field, list) in [("capacity", status.and_then(|s| s.capacity.as_ref())), ("allocatable", status.and_then(|s| s.allocatable.as_ref()))] {
         for (name, q) in list.into_iter().flatten() {
-            let ok = if name == "cpu" { quantity::parse_milli(&q.0).is_ok() } else { quantity::parse_units(&q.0).is_ok() };
-            if !ok {
+            if quantity::parse_resource(name, &q.0).is_err() {
                 errors.push(FieldError::invalid(format!("status.{field}[{name}]"), &q.0, "must be a quantity"));
             }
         }

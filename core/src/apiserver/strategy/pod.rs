@@ -176,8 +176,7 @@ fn validate_resources(c: &Container, at: &str, errors: &mut Vec<FieldError>) {
     let Some(resources) = &c.resources else { return };
     for (kind, list) in [("requests", &resources.requests), ("limits", &resources.limits)] {
         for (name, q) in list.iter().flatten() {
-            let parsed = if name == "cpu" { quantity::parse_milli(&q.0) } else { quantity::parse_units(&q.0) };
-            if let Err(e) = parsed {
+            if let Err(e) = quantity::parse_resource(name, &q.0) {
                 errors.push(FieldError::invalid(format!("{at}.{kind}[{name}]"), &q.0, e.to_string()));
             }
         }
@@ -185,9 +184,7 @@ fn validate_resources(c: &Container, at: &str, errors: &mut Vec<FieldError>) {
     for name in ["cpu", "memory"] {
         let request = resources.requests.as_ref().and_then(|r| r.get(name));
         let limit = resources.limits.as_ref().and_then(|r| r.get(name));
-        let parse = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
-            if name == "cpu" { quantity::parse_milli(&q.0).ok() } else { quantity::parse_units(&q.0).ok() }
-        };
+        let parse = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| quantity::parse_resource(name, &q.0).ok();
         if let (Some(request), Some(limit)) = (request, limit) {
             if let (Some(r), Some(l)) = (parse(request), parse(limit)) {
                 if r > l {
