@@ -93,7 +93,7 @@ impl CycleContext<'_> {
             Ok(narrowed) => narrowed,
             Err((plugin, status)) => return self.pre_filter_rejection(&state, pod, plugin, status),
         };
-        let (mut verdicts, feasible_nodes) = self.find_feasible(&state, pod, narrowed.as_ref(), next_start, scratch);
+        let (mut verdicts, feasible_nodes) = self.find_feasible(&state, pod, narrowed.as_ref().map(|n| &n.nodes), next_start, scratch);
         if feasible_nodes.is_empty() {
             let mut diagnosis = Diagnosis::default();
             for v in &verdicts {
@@ -101,8 +101,8 @@ impl CycleContext<'_> {
                 diagnosis.statuses.insert(v.node.clone(), Status { code: r.code, reasons: r.reasons.clone() });
                 diagnosis.unschedulable_plugins.insert(r.plugin);
             }
-            if narrowed.is_some() {
-                diagnosis.absent = Some(Status::unresolvable(format!("node(s) didn't satisfy plugin(s) [{}]", narrowing_plugins(self.framework))));
+            if let Some(narrowed) = &narrowed {
+                diagnosis.absent = Some(Status::unresolvable(format!("node(s) didn't satisfy plugin(s) [{}]", narrowed.by.join(" "))));
             }
             let outcome = self.post_filter(&state, pod, diagnosis);
             return Cycle { outcome, verdicts, score_columns: Vec::new() };
@@ -146,16 +146,9 @@ impl CycleContext<'_> {
         let mut feasible = Vec::with_capacity(expected + 1);
         let feasible_at = &mut scratch.feasible_at;
         feasible_at.clear();
-        // With no pod nominated anywhere (the usual case), the filters that
-        // run this cycle are listed once instead of checked per node.
+        // The filters that run this cycle, listed once instead of checked per node.
         let active = self.framework.active_filters(state);
-        let run = |node: &NodeInfo| {
-            if self.nominator.is_empty() {
-                Framework::run_active_filters(&active, state, pod, node)
-            } else {
-                self.framework.run_filters_with_nominated(state, pod, node, self.snapshot, self.nominator)
-            }
-        };
+        let run = |node: &NodeInfo| self.framework.run_filters_with_nominated(&active, state, pod, node, self.snapshot, self.nominator);
         let mut check = |node: &'s NodeInfo, verdicts: &mut Vec<NodeVerdict>, feasible: &mut Vec<&'s NodeInfo>| match run(node) {
             Ok(()) => {
                 feasible_at.push(verdicts.len());
@@ -232,7 +225,3 @@ impl CycleContext<'_> {
     }
 }
 
-/// The plugins whose PreFilter can narrow a cycle to some nodes.
-fn narrowing_plugins(framework: &Framework) -> String {
-    framework.pre_filters.iter().map(|p| p.name()).filter(|n| *n == super::plugins::node_affinity::NAME).collect::<Vec<_>>().join(" ")
-}

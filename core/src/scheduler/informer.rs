@@ -54,7 +54,10 @@ fn placed_pod_changed(cached: &PodInfo, object: &Value) -> bool {
         Some(map) => map.len() == cached.labels().len() && map.iter().all(|(k, v)| cached.labels().get(k).map(String::as_str) == v.as_str()),
     };
     let terminating = at(object, &["metadata", "deletionTimestamp"]).is_some_and(|t| !t.is_null());
-    let preempted = at(object, &["status", "conditions"]).and_then(Value::as_array).is_some_and(|cs| cs.iter().any(|c| c["type"] == "DisruptionTarget" && c["status"] == "True"));
+    // As `PodInfo::preempted` reads it: other disruptions (taint eviction, pod GC) are not the scheduler's.
+    let preempted = at(object, &["status", "conditions"])
+        .and_then(Value::as_array)
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "DisruptionTarget" && c["status"] == "True" && c["reason"] == "PreemptionByScheduler"));
     !same_labels || terminating != cached.terminating || preempted != cached.preempted
 }
 

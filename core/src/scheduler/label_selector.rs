@@ -44,10 +44,6 @@ pub enum Selector {
 }
 
 impl Selector {
-    pub fn everything() -> Self {
-        Selector::All(Vec::new())
-    }
-
     /// `metav1.LabelSelectorAsSelector`: None selects nothing; an operator
     /// validation would have refused also selects nothing.
     pub fn from_api(selector: Option<&LabelSelector>) -> Self {
@@ -126,10 +122,10 @@ mod tests {
 
     #[test]
     fn match_label_keys_narrow_to_the_pods_own_values() {
-        let selector = Selector::everything().with_pod_label_keys(&["pod-template-hash".into(), "absent".into()], &labels(&[("pod-template-hash", "v1")]), Operator::In);
+        let selector = Selector::All(Vec::new()).with_pod_label_keys(&["pod-template-hash".into(), "absent".into()], &labels(&[("pod-template-hash", "v1")]), Operator::In);
         assert!(selector.matches(&labels(&[("pod-template-hash", "v1")])));
         assert!(!selector.matches(&labels(&[("pod-template-hash", "v2")])));
-        let mismatch = Selector::everything().with_pod_label_keys(&["tenant".into()], &labels(&[("tenant", "a")]), Operator::NotIn);
+        let mismatch = Selector::All(Vec::new()).with_pod_label_keys(&["tenant".into()], &labels(&[("tenant", "a")]), Operator::NotIn);
         assert!(!mismatch.matches(&labels(&[("tenant", "a")])));
         assert!(mismatch.matches(&labels(&[("tenant", "b")])));
     }

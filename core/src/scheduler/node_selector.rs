@@ -131,10 +131,6 @@ impl RequiredNodeAffinity {
         self.node_selector.is_none() && self.terms.is_none()
     }
 
-    pub fn has_terms(&self) -> bool {
-        self.terms.is_some()
-    }
-
     pub fn terms(&self) -> &[Term] {
         self.terms.as_deref().unwrap_or_default()
     }

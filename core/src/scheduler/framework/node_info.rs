@@ -39,7 +39,7 @@ pub struct NodeInfo {
     /// (NoSchedule, NoExecute) or score (PreferNoSchedule): every cycle asks
     /// for hundreds of nodes, and these answers avoid reading each Node
     /// object (a cache miss apiece) when, as usual, there is nothing there.
-    pub cordoned: bool,
+    cordoned: bool,
     pub has_filtering_taints: bool,
     pub has_preference_taints: bool,
     /// Changes whenever the node or its pods do.

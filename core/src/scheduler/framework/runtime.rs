@@ -34,18 +34,28 @@ pub struct Framework {
 /// A plugin's rejection, with the plugin's name.
 pub type Rejected = (&'static str, Status);
 
+/// The nodes PreFilter narrowed a cycle to, and the plugins that did.
+pub struct Narrowed {
+    pub nodes: BTreeSet<String>,
+    pub by: Vec<&'static str>,
+}
+
 impl Framework {
-    /// Runs every PreFilter. Returns the nodes the cycle is narrowed to
-    /// (None: all), or the first rejection.
-    pub fn run_pre_filters(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> Result<Option<BTreeSet<String>>, Rejected> {
-        let mut narrowed: Option<BTreeSet<String>> = None;
+    /// Runs every PreFilter. Returns the nodes the cycle is narrowed to and
+    /// the plugins that narrowed it (None: all nodes), or the first rejection.
+    pub fn run_pre_filters(&self, state: &mut CycleState, pod: &PodInfo, snapshot: &Snapshot) -> Result<Option<Narrowed>, Rejected> {
+        let mut narrowed: Option<Narrowed> = None;
         for plugin in &self.pre_filters {
             match plugin.pre_filter(state, pod, snapshot) {
                 Ok(PreFilterResult::AllNodes) => {}
                 Ok(PreFilterResult::Nodes(nodes)) => {
                     narrowed = Some(match narrowed {
-                        None => nodes,
-                        Some(previous) => previous.intersection(&nodes).cloned().collect(),
+                        None => Narrowed { nodes, by: vec![plugin.name()] },
+                        Some(mut previous) => {
+                            previous.nodes = previous.nodes.intersection(&nodes).cloned().collect();
+                            previous.by.push(plugin.name());
+                            previous
+                        }
                     });
                 }
                 Err(status) if status.is_skip() => state.skip_filter(plugin.name()),
@@ -61,20 +71,10 @@ impl Framework {
         self.filters.iter().filter(|f| !state.skips_filter(f.name())).map(|f| f.as_ref()).collect()
     }
 
-    /// As `run_filters`, over the list `active_filters` made for this cycle.
+    /// Runs `filters` (what `active_filters` listed for this cycle) on one
+    /// node; the first rejection wins, as upstream.
     pub fn run_active_filters(filters: &[&dyn FilterPlugin], state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejected> {
         for plugin in filters {
-            plugin.filter(state, pod, node).map_err(|status| (plugin.name(), status))?;
-        }
-        Ok(())
-    }
-
-    /// Runs the filters on one node; the first rejection wins, as upstream.
-    pub fn run_filters(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejected> {
-        for plugin in &self.filters {
-            if state.skips_filter(plugin.name()) {
-                continue;
-            }
             plugin.filter(state, pod, node).map_err(|status| (plugin.name(), status))?;
         }
         Ok(())
@@ -84,13 +84,21 @@ impl Framework {
     /// them has at least this pod's priority: the pod must not take room
     /// that preemption freed for them. Like upstream, it passes only if it
     /// fits both with and without them (affinity may need them absent).
-    pub fn run_filters_with_nominated(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, snapshot: &Snapshot, nominator: &Nominator) -> Result<(), Rejected> {
+    pub fn run_filters_with_nominated(
+        &self,
+        active: &[&dyn FilterPlugin],
+        state: &CycleState,
+        pod: &PodInfo,
+        node: &NodeInfo,
+        snapshot: &Snapshot,
+        nominator: &Nominator,
+    ) -> Result<(), Rejected> {
         if nominator.is_empty() {
-            return self.run_filters(state, pod, node);
+            return Self::run_active_filters(active, state, pod, node);
         }
         let nominated: Vec<&Arc<PodInfo>> = nominator.pods_on(&node.name).filter(|p| p.priority >= pod.priority && p.key != pod.key).collect();
         if nominated.is_empty() {
-            return self.run_filters(state, pod, node);
+            return Self::run_active_filters(active, state, pod, node);
         }
         let mut with_state = state.clone();
         let mut with_node = node.clone();
@@ -98,8 +106,8 @@ impl Framework {
             self.run_add_pod(&mut with_state, pod, added, &with_node, snapshot);
             with_node.add_pod(added.clone());
         }
-        self.run_filters(&with_state, pod, &with_node)?;
-        self.run_filters(state, pod, node)
+        Self::run_active_filters(active, &with_state, pod, &with_node)?;
+        Self::run_active_filters(active, state, pod, node)
     }
 
     pub fn run_add_pod(&self, state: &mut CycleState, pod: &PodInfo, added: &PodInfo, node: &NodeInfo, snapshot: &Snapshot) {

@@ -76,13 +76,14 @@ fn select_victims(ctx: &PostFilterContext<'_>, state: &CycleState, pod: &PodInfo
         what_if.remove_pod(&victim.key);
         ctx.framework.run_remove_pod(&mut state, pod, victim, &what_if, ctx.snapshot);
     }
-    ctx.framework.run_filters_with_nominated(&state, pod, &what_if, ctx.snapshot, ctx.nominator).map_err(|(_, status)| status)?;
+    let active = ctx.framework.active_filters(&state);
+    ctx.framework.run_filters_with_nominated(&active, &state, pod, &what_if, ctx.snapshot, ctx.nominator).map_err(|(_, status)| status)?;
     potential.sort_by(|a, b| more_important(a, b));
     let mut victims = Vec::new();
     for candidate in potential {
         what_if.add_pod(candidate.clone());
         ctx.framework.run_add_pod(&mut state, pod, &candidate, &what_if, ctx.snapshot);
-        if ctx.framework.run_filters_with_nominated(&state, pod, &what_if, ctx.snapshot, ctx.nominator).is_err() {
+        if ctx.framework.run_filters_with_nominated(&active, &state, pod, &what_if, ctx.snapshot, ctx.nominator).is_err() {
             what_if.remove_pod(&candidate.key);
             ctx.framework.run_remove_pod(&mut state, pod, &candidate, &what_if, ctx.snapshot);
             victims.push(candidate);
@@ -183,8 +184,9 @@ mod tests {
         let framework = framework();
         let state = CycleState::default();
         let mut diagnosis = Diagnosis::default();
+        let active = framework.active_filters(&state);
         for n in snapshot.nodes() {
-            if let Err((_, status)) = framework.run_filters(&state, incoming, n) {
+            if let Err((_, status)) = Framework::run_active_filters(&active, &state, incoming, n) {
                 diagnosis.statuses.insert(n.name.clone(), status);
             }
         }

@@ -43,7 +43,7 @@ pub fn default_framework() -> Framework {
         pre_filters: vec![affinity.clone(), spread.clone(), pod_affinity.clone()],
         filters: vec![unschedulable.clone(), name.clone(), taints.clone(), affinity.clone(), fit.clone(), spread.clone(), pod_affinity.clone()],
         post_filters: vec![Arc::new(DefaultPreemption)],
-        pre_scores: vec![taints.clone(), affinity.clone(), spread.clone(), pod_affinity.clone(), balanced.clone(), images.clone()],
+        pre_scores: vec![affinity.clone(), spread.clone(), pod_affinity.clone(), balanced.clone(), images.clone()],
         scorers: vec![(taints.clone(), 3), (affinity.clone(), 2), (fit.clone(), 1), (spread.clone(), 2), (pod_affinity.clone(), 2), (balanced, 1), (images, 1)],
         reserves: Vec::new(),
         binders: vec![Arc::new(DefaultBinder)],

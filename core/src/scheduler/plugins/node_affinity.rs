@@ -36,7 +36,7 @@ impl PreFilterPlugin for NodeAffinity {
         if affinity.is_empty() {
             return Err(Status::skip());
         }
-        if !affinity.has_terms() || affinity.terms().is_empty() {
+        if affinity.terms().is_empty() {
             return Ok(PreFilterResult::AllNodes);
         }
         let mut names = BTreeSet::new();

@@ -14,17 +14,6 @@ pub enum Resource {
     Extended(String),
 }
 
-impl Resource {
-    pub fn named(name: &str) -> Self {
-        match name {
-            "cpu" => Resource::Cpu,
-            "memory" => Resource::Memory,
-            "ephemeral-storage" => Resource::EphemeralStorage,
-            other => Resource::Extended(other.to_string()),
-        }
-    }
-}
-
 /// A resource the score looks at, and its weight in the average.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceWeight {

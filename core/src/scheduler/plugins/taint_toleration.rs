@@ -5,9 +5,8 @@
 
 use super::helper::default_normalize;
 use crate::scheduler::framework::{
-    ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, PreScorePlugin, QueueingHint, ScorePlugin, Status,
+    ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, ScorePlugin, Status,
 };
-use crate::scheduler::snapshot::Snapshot;
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 pub struct TaintToleration;
@@ -52,32 +51,14 @@ impl FilterPlugin for TaintToleration {
     }
 }
 
-/// The pod's tolerations that can match PreferNoSchedule taints.
-#[derive(Clone)]
-struct PreferNoScheduleTolerations(Vec<Toleration>);
-
-impl PreScorePlugin for TaintToleration {
-    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], _: &Snapshot) -> Result<(), Status> {
-        let tolerations = pod.tolerations().iter().filter(|t| t.effect.as_deref().is_none_or(|e| e.is_empty() || e == "PreferNoSchedule")).cloned().collect();
-        state.write(PreferNoScheduleTolerations(tolerations));
-        Ok(())
-    }
-}
-
 impl ScorePlugin for TaintToleration {
-    /// How many PreferNoSchedule taints the pod does not tolerate.
-    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
+    /// How many PreferNoSchedule taints the pod does not tolerate (a
+    /// toleration for another effect never matches one: see `tolerates`).
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
         if !node.has_preference_taints {
             return 0;
         }
-        let own;
-        let tolerations = match state.read::<PreferNoScheduleTolerations>() {
-            Some(t) => &t.0,
-            None => {
-                own = pod.tolerations().to_vec();
-                &own
-            }
-        };
+        let tolerations = pod.tolerations();
         node.taints().iter().filter(|t| t.effect == "PreferNoSchedule" && !tolerations.iter().any(|tol| tolerates(tol, t))).count() as i64
     }
 
@@ -135,9 +116,9 @@ mod tests {
     fn prefer_no_schedule_taints_lower_the_score() {
         let taints = |n: usize| json!({"metadata": {"name": format!("n{n}")}, "spec": {"taints": (0..n).map(|i| json!({"key": format!("k{i}"), "effect": "PreferNoSchedule"})).collect::<Vec<_>>()}});
         let nodes = [node(taints(0)), node(taints(1)), node(taints(2))];
-        let scores = score_all(&TaintToleration, Some(&TaintToleration), &pod(json!({"containers": []})), &nodes);
+        let scores = score_all(&TaintToleration, None, &pod(json!({"containers": []})), &nodes);
         assert_eq!(scores, [100, 50, 0]);
         let tolerant = pod(json!({"containers": [], "tolerations": [{"key": "k0", "operator": "Exists", "effect": "PreferNoSchedule"}]}));
-        assert_eq!(score_all(&TaintToleration, Some(&TaintToleration), &tolerant, &nodes), [100, 100, 0]);
+        assert_eq!(score_all(&TaintToleration, None, &tolerant, &nodes), [100, 100, 0]);
     }
 }
