@@ -2,34 +2,21 @@
 //! topology domain are gathered once per pod, so each node's check is a
 //! few map lookups.
 
-use super::{InterPodAffinity, TopologyPair, REASON_AFFINITY, REASON_ANTI_AFFINITY, REASON_EXISTING_ANTI_AFFINITY};
+use super::{InterPodAffinity, TopologyCounts, REASON_AFFINITY, REASON_ANTI_AFFINITY, REASON_EXISTING_ANTI_AFFINITY};
 use crate::scheduler::framework::{AffinityTerm, CycleState, FilterPlugin, NodeInfo, PodInfo, PreFilterPlugin, PreFilterResult, Status};
 use crate::scheduler::snapshot::Snapshot;
 use std::collections::BTreeMap;
 
-type Counts = BTreeMap<TopologyPair, i64>;
-
 #[derive(Clone, Debug, Default)]
 struct PreFilterState {
     /// Domains holding existing pods whose required anti-affinity selects the new pod.
-    existing_anti_affinity: Counts,
+    existing_anti_affinity: TopologyCounts,
     /// Domains holding pods that match all the new pod's required affinity terms.
-    affinity: Counts,
+    affinity: TopologyCounts,
     /// Domains holding pods that match one of the new pod's anti-affinity terms.
-    anti_affinity: Counts,
+    anti_affinity: TopologyCounts,
     /// The new pod's namespace labels, for existing pods' namespace selectors.
     namespace_labels: BTreeMap<String, String>,
-}
-
-fn bump(counts: &mut Counts, node: &NodeInfo, key: &str, delta: i64) {
-    if let Some(value) = node.labels().get(key) {
-        let pair = (key.to_string(), value.clone());
-        let count = counts.entry(pair.clone()).or_default();
-        *count += delta;
-        if *count == 0 {
-            counts.remove(&pair);
-        }
-    }
 }
 
 fn matches_all(terms: &[AffinityTerm], pod: &PodInfo, namespace_labels: &BTreeMap<String, String>) -> bool {
@@ -41,17 +28,17 @@ impl PreFilterState {
     fn update(&mut self, pod: &PodInfo, other: &PodInfo, node: &NodeInfo, other_ns_labels: &BTreeMap<String, String>, delta: i64) {
         for term in &other.required_anti_affinity {
             if term.matches(pod, &self.namespace_labels) {
-                bump(&mut self.existing_anti_affinity, node, &term.topology_key, delta);
+                self.existing_anti_affinity.add(node, &term.topology_key, delta);
             }
         }
         if matches_all(&pod.required_affinity, other, other_ns_labels) {
             for term in &pod.required_affinity {
-                bump(&mut self.affinity, node, &term.topology_key, delta);
+                self.affinity.add(node, &term.topology_key, delta);
             }
         }
         for term in &pod.required_anti_affinity {
             if term.matches(other, other_ns_labels) {
-                bump(&mut self.anti_affinity, node, &term.topology_key, delta);
+                self.anti_affinity.add(node, &term.topology_key, delta);
             }
         }
     }
@@ -92,8 +79,10 @@ impl PreFilterPlugin for InterPodAffinity {
 fn satisfies_affinity(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> bool {
     let mut pods_exist = true;
     for term in &pod.required_affinity {
-        let Some(value) = node.labels().get(&term.topology_key) else { return false };
-        if s.affinity.get(&(term.topology_key.clone(), value.clone())).copied().unwrap_or(0) <= 0 {
+        if !node.labels().contains_key(&term.topology_key) {
+            return false;
+        }
+        if s.affinity.of(node, &term.topology_key) <= 0 {
             pods_exist = false;
         }
     }
@@ -103,15 +92,12 @@ fn satisfies_affinity(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> boo
 }
 
 fn satisfies_anti_affinity(s: &PreFilterState, pod: &PodInfo, node: &NodeInfo) -> bool {
-    s.anti_affinity.is_empty()
-        || pod.required_anti_affinity.iter().all(|term| match node.labels().get(&term.topology_key) {
-            Some(value) => s.anti_affinity.get(&(term.topology_key.clone(), value.clone())).copied().unwrap_or(0) <= 0,
-            None => true,
-        })
+    s.anti_affinity.is_empty() || pod.required_anti_affinity.iter().all(|term| s.anti_affinity.of(node, &term.topology_key) <= 0)
 }
 
 fn satisfies_existing_anti_affinity(s: &PreFilterState, node: &NodeInfo) -> bool {
-    s.existing_anti_affinity.is_empty() || node.labels().iter().all(|(k, v)| s.existing_anti_affinity.get(&(k.clone(), v.clone())).copied().unwrap_or(0) <= 0)
+    // Only the domains that hold such pods, not every label of the node.
+    s.existing_anti_affinity.is_empty() || s.existing_anti_affinity.0.keys().all(|key| s.existing_anti_affinity.of(node, key) <= 0)
 }
 
 impl FilterPlugin for InterPodAffinity {

@@ -9,7 +9,8 @@
 mod filtering;
 mod scoring;
 
-use crate::scheduler::framework::{ClusterEvent, EnqueueExtensions, Plugin, PodInfo, QueueingHint};
+use crate::scheduler::framework::{ClusterEvent, EnqueueExtensions, NodeInfo, Plugin, PodInfo, QueueingHint};
+use std::collections::BTreeMap;
 
 pub const NAME: &str = "InterPodAffinity";
 pub const REASON_EXISTING_ANTI_AFFINITY: &str = "node(s) didn't satisfy existing pods anti-affinity rules";
@@ -21,8 +22,43 @@ pub const HARD_POD_AFFINITY_WEIGHT: i64 = 1;
 
 pub struct InterPodAffinity;
 
-/// A topology domain: a label key and its value.
-type TopologyPair = (String, String);
+/// A number per topology domain (label key → value → number): the count
+/// of matching pods for Filter, the accumulated weight for Score. Looked up
+/// with borrowed strings, since every node of every cycle asks.
+#[derive(Clone, Debug, Default)]
+struct TopologyCounts(BTreeMap<String, BTreeMap<String, i64>>);
+
+impl TopologyCounts {
+    /// Adds `delta` to the domain `node` is in for `key` (none if the node
+    /// lacks the label); a domain back at 0 is dropped, so `is_empty` means
+    /// no domain counts.
+    fn add(&mut self, node: &NodeInfo, key: &str, delta: i64) {
+        let Some(value) = node.labels().get(key) else { return };
+        let values = self.0.entry(key.to_string()).or_default();
+        let count = values.entry(value.clone()).or_default();
+        *count += delta;
+        if *count == 0 {
+            values.remove(value);
+            if values.is_empty() {
+                self.0.remove(key);
+            }
+        }
+    }
+
+    /// The number of `node`'s domain for `key` (0 without the label).
+    fn of(&self, node: &NodeInfo, key: &str) -> i64 {
+        node.labels().get(key).and_then(|value| self.0.get(key)?.get(value)).copied().unwrap_or(0)
+    }
+
+    /// The sum over every domain `node` is in.
+    fn sum_for(&self, node: &NodeInfo) -> i64 {
+        self.0.keys().map(|key| self.of(node, key)).sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
 
 impl Plugin for InterPodAffinity {
     fn name(&self) -> &'static str {

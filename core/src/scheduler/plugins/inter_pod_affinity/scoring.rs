@@ -4,22 +4,10 @@
 //! the new pod; a node scores the sum over its domains, scaled so the best
 //! is 100 and the worst 0.
 
-use super::{InterPodAffinity, HARD_POD_AFFINITY_WEIGHT};
+use super::{InterPodAffinity, TopologyCounts, HARD_POD_AFFINITY_WEIGHT};
 use crate::scheduler::framework::{CycleState, NodeInfo, PodInfo, PreScorePlugin, ScorePlugin, Status, WeightedAffinityTerm, MAX_NODE_SCORE};
 use crate::scheduler::snapshot::Snapshot;
 use std::collections::BTreeMap;
-
-/// Topology key → value → accumulated weight.
-#[derive(Clone, Debug, Default)]
-struct TopologyScores(BTreeMap<String, BTreeMap<String, i64>>);
-
-impl TopologyScores {
-    fn add(&mut self, node: &NodeInfo, key: &str, weight: i64) {
-        if let Some(value) = node.labels().get(key) {
-            *self.0.entry(key.to_string()).or_default().entry(value.clone()).or_default() += weight;
-        }
-    }
-}
 
 impl PreScorePlugin for InterPodAffinity {
     fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], snapshot: &Snapshot) -> Result<(), Status> {
@@ -29,8 +17,8 @@ impl PreScorePlugin for InterPodAffinity {
             return Err(Status::skip());
         }
         let own_ns = snapshot.namespace_labels(pod.namespace());
-        let mut scores = TopologyScores::default();
-        let weighted = |scores: &mut TopologyScores, terms: &[WeightedAffinityTerm], target: &PodInfo, ns: &BTreeMap<String, String>, node: &NodeInfo, sign: i64| {
+        let mut scores = TopologyCounts::default();
+        let weighted = |scores: &mut TopologyCounts, terms: &[WeightedAffinityTerm], target: &PodInfo, ns: &BTreeMap<String, String>, node: &NodeInfo, sign: i64| {
             for t in terms {
                 if t.term.matches(target, ns) {
                     scores.add(node, &t.term.topology_key, sign * t.weight);
@@ -61,8 +49,7 @@ impl PreScorePlugin for InterPodAffinity {
 
 impl ScorePlugin for InterPodAffinity {
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> i64 {
-        let Some(TopologyScores(scores)) = state.read::<TopologyScores>() else { return 0 };
-        scores.iter().filter_map(|(key, values)| node.labels().get(key).and_then(|v| values.get(v))).sum()
+        state.read::<TopologyCounts>().map_or(0, |scores| scores.sum_for(node))
     }
 
     fn normalize(&self, _: &CycleState, _: &PodInfo, _: &[&NodeInfo], scores: &mut [i64]) {
