@@ -5,21 +5,47 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
 
+/// The set-based operators of label selectors (and of node selector
+/// requirements, which add `Gt` and `Lt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+impl Operator {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "In" => Some(Operator::In),
+            "NotIn" => Some(Operator::NotIn),
+            "Exists" => Some(Operator::Exists),
+            "DoesNotExist" => Some(Operator::DoesNotExist),
+            _ => None,
+        }
+    }
+
+    /// Whether a label's `value` (None: the object lacks it) satisfies
+    /// `key <operator> values`.
+    pub fn admits(self, value: Option<&String>, values: &[String]) -> bool {
+        match self {
+            Operator::In => value.is_some_and(|v| values.contains(v)),
+            Operator::NotIn => value.is_none_or(|v| !values.contains(v)),
+            Operator::Exists => value.is_some(),
+            Operator::DoesNotExist => value.is_none(),
+        }
+    }
+}
+
 /// Whether `labels` satisfy every matchLabels pair and every matchExpression.
-/// An empty selector matches everything, as in Kubernetes.
+/// An empty selector matches everything, as in Kubernetes; an unknown
+/// operator matches nothing.
 pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
     let pairs = selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
     pairs
         && selector.match_expressions.iter().flatten().all(|e| {
-            let values = e.values.as_deref().unwrap_or_default();
-            let value = labels.get(&e.key);
-            match e.operator.as_str() {
-                "In" => value.is_some_and(|v| values.contains(v)),
-                "NotIn" => value.is_none_or(|v| !values.contains(v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
-                _ => false,
-            }
+            Operator::parse(&e.operator).is_some_and(|operator| operator.admits(labels.get(&e.key), e.values.as_deref().unwrap_or_default()))
         })
 }
 

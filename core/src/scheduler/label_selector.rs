@@ -5,16 +5,9 @@
 //! Kubernetes distinguishes a missing selector, which selects nothing
 //! (`labels.Nothing()`), from an empty one, which selects everything.
 
+pub use crate::labels::Operator;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use std::collections::BTreeMap;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Operator {
-    In,
-    NotIn,
-    Exists,
-    DoesNotExist,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requirement {
@@ -25,13 +18,7 @@ pub struct Requirement {
 
 impl Requirement {
     fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let value = labels.get(&self.key);
-        match self.operator {
-            Operator::In => value.is_some_and(|v| self.values.contains(v)),
-            Operator::NotIn => value.is_none_or(|v| !self.values.contains(v)),
-            Operator::Exists => value.is_some(),
-            Operator::DoesNotExist => value.is_none(),
-        }
+        self.operator.admits(labels.get(&self.key), &self.values)
     }
 }
 
@@ -55,13 +42,7 @@ impl Selector {
             .map(|(k, v)| Requirement { key: k.clone(), operator: Operator::In, values: vec![v.clone()] })
             .collect();
         for e in selector.match_expressions.iter().flatten() {
-            let operator = match e.operator.as_str() {
-                "In" => Operator::In,
-                "NotIn" => Operator::NotIn,
-                "Exists" => Operator::Exists,
-                "DoesNotExist" => Operator::DoesNotExist,
-                _ => return Selector::Nothing,
-            };
+            let Some(operator) = Operator::parse(&e.operator) else { return Selector::Nothing };
             requirements.push(Requirement { key: e.key.clone(), operator, values: e.values.clone().unwrap_or_default() });
         }
         Selector::All(requirements)

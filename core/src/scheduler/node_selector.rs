@@ -3,15 +3,14 @@
 //! requirements within a term ANDed; `Gt` and `Lt` compare integers;
 //! `matchFields` can only name the node (`metadata.name`).
 
+use crate::labels::Operator;
 use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Test {
-    In(Vec<String>),
-    NotIn(Vec<String>),
-    Exists,
-    DoesNotExist,
+    /// In, NotIn, Exists, DoesNotExist: as label selectors have them.
+    Set(Operator, Vec<String>),
     Gt(i64),
     Lt(i64),
 }
@@ -27,13 +26,9 @@ impl LabelRequirement {
         let values = r.values.clone().unwrap_or_default();
         let single_integer = || if values.len() == 1 { values[0].parse::<i64>().ok() } else { None };
         let test = match r.operator.as_str() {
-            "In" => Test::In(values.clone()),
-            "NotIn" => Test::NotIn(values.clone()),
-            "Exists" => Test::Exists,
-            "DoesNotExist" => Test::DoesNotExist,
             "Gt" => Test::Gt(single_integer()?),
             "Lt" => Test::Lt(single_integer()?),
-            _ => return None,
+            other => Test::Set(Operator::parse(other)?, values),
         };
         Some(LabelRequirement { key: r.key.clone(), test })
     }
@@ -41,10 +36,7 @@ impl LabelRequirement {
     fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         let value = labels.get(&self.key);
         match &self.test {
-            Test::In(values) => value.is_some_and(|v| values.contains(v)),
-            Test::NotIn(values) => value.is_none_or(|v| !values.contains(v)),
-            Test::Exists => value.is_some(),
-            Test::DoesNotExist => value.is_none(),
+            Test::Set(operator, values) => operator.admits(value, values),
             Test::Gt(bound) => value.and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v > *bound),
             Test::Lt(bound) => value.and_then(|v| v.parse::<i64>().ok()).is_some_and(|v| v < *bound),
         }
