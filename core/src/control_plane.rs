@@ -12,7 +12,7 @@ use crate::controllers::node_lifecycle;
 use crate::controllers::reconciler::Context;
 use crate::controllers::runner::Controller;
 use crate::metrics_server::{NodeUsage, ResourceMetrics};
-use crate::scheduler::{Outcome, Scheduler};
+use crate::scheduler::{Outcome, PodKey, Scheduler};
 use crate::trace::{Component, Trace};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -88,8 +88,8 @@ impl ControlPlane {
             for controller in &mut self.controllers {
                 controller.run(&mut ctx);
             }
-            for (namespace, name) in self.scheduler.schedule_pending(&mut self.api, now) {
-                self.record_decision(&namespace, &name, now);
+            for key in self.scheduler.schedule_pending(&mut self.api, now) {
+                self.record_decision(&key, now);
             }
             let quiet = self.api.store().revision() == before && !self.controllers.iter().any(|c| c.has_due(now));
             if quiet {
@@ -242,9 +242,9 @@ impl ControlPlane {
         self.trace.record(now, component, object, text, wrote.then_some(revision));
     }
 
-    fn record_decision(&mut self, namespace: &str, name: &str, now: Timestamp) {
-        let Some(decision) = self.scheduler.decision(namespace, name) else { return };
-        let object = format!("Pod {namespace}/{name}");
+    fn record_decision(&mut self, key: &PodKey, now: Timestamp) {
+        let Some(decision) = self.scheduler.decision_of(key) else { return };
+        let object = format!("Pod {}/{}", key.0, key.1);
         let text = match (&decision.outcome, &decision.preemption) {
             (Outcome::Bound { node }, _) => format!("filtered {} node(s), {} feasible; bound to {node}", decision.evaluated, decision.feasible),
             (Outcome::Unschedulable { message }, Some(p)) => format!("unschedulable: {message}; preempting {} pod(s) on {}", p.victims.len(), p.node),

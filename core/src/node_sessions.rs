@@ -44,8 +44,14 @@ impl Asker {
             Asker::Relay(id) => PlaneMessage::RelayWatchEvent { id, event },
         }
     }
-}
 
+    fn response(self, response: ApiResponse) -> PlaneMessage {
+        match self {
+            Asker::Kubelet(id) => PlaneMessage::ApiResponse { id, response },
+            Asker::Relay(id) => PlaneMessage::RelayResponse { id, response },
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct NodeSessions {
@@ -113,21 +119,15 @@ impl NodeSessions {
                     groups: vec![authz::NODES_GROUP.into(), authz::AUTHENTICATED.into()],
                     ..request
                 };
-                match plane.handle(&request, now) {
-                    ApiResult::Response(response) => vec![PlaneMessage::ApiResponse { id, response }],
-                    ApiResult::Watch { id: watch, initial } => self.opened(session, watch, Asker::Kubelet(id), initial),
-                }
+                self.serve(plane, session, Asker::Kubelet(id), &request, now)
             }
             (State::Joined { .. }, NodeMessage::Relay { id, request }) => {
                 // An empty user is the page itself, which may do anything: a relay must name someone.
                 if request.user.is_empty() {
                     let refused = ApiError::Unauthorized { message: "a relayed request must carry the user node-host authenticated".into() };
-                    return vec![PlaneMessage::RelayResponse { id, response: ApiResponse::error(&refused) }];
+                    return vec![Asker::Relay(id).response(ApiResponse::error(&refused))];
                 }
-                match plane.handle(&request, now) {
-                    ApiResult::Response(response) => vec![PlaneMessage::RelayResponse { id, response }],
-                    ApiResult::Watch { id: watch, initial } => self.opened(session, watch, Asker::Relay(id), initial),
-                }
+                self.serve(plane, session, Asker::Relay(id), &request, now)
             }
             (State::Joined { .. }, NodeMessage::CancelWatch { id }) => {
                 self.cancel(plane, session, Asker::Kubelet(id));
@@ -147,6 +147,14 @@ impl NodeSessions {
             }
             // Anything out of order (API before Hello, a second Hello, a refused node) is ignored.
             _ => Vec::new(),
+        }
+    }
+
+    /// Serves a request for `asker`: its response, or a watch routed to it.
+    fn serve(&mut self, plane: &mut ControlPlane, session: SessionId, asker: Asker, request: &ApiRequest, now: Timestamp) -> Vec<PlaneMessage> {
+        match plane.handle(request, now) {
+            ApiResult::Response(response) => vec![asker.response(response)],
+            ApiResult::Watch { id: watch, initial } => self.opened(session, watch, asker, initial),
         }
     }
 

@@ -49,18 +49,12 @@ impl ResourceType {
 
     /// The path prefix of this resource's URLs, up to the namespace segment.
     pub fn group_version_path(&self) -> String {
-        if self.group.is_empty() {
-            format!("/api/{}", self.version)
-        } else {
-            format!("/apis/{}/{}", self.group, self.version)
-        }
+        let mut path = String::new();
+        self.push_group_version_path(&mut path);
+        path
     }
 
-    /// The URL of one object, or of the collection when `name` is None.
-    pub fn path(&self, namespace: Option<&str>, name: Option<&str>) -> String {
-        // Sized once (with room for a subresource): clients build a path per request.
-        let parts = [self.group, self.version, self.plural, namespace.unwrap_or(""), name.unwrap_or("")];
-        let mut path = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 40);
+    fn push_group_version_path(&self, path: &mut String) {
         if self.group.is_empty() {
             path.push_str("/api/");
         } else {
@@ -69,6 +63,14 @@ impl ResourceType {
             path.push('/');
         }
         path.push_str(self.version);
+    }
+
+    /// The URL of one object, or of the collection when `name` is None.
+    pub fn path(&self, namespace: Option<&str>, name: Option<&str>) -> String {
+        // Sized once (with room for a subresource): clients build a path per request.
+        let parts = [self.group, self.version, self.plural, namespace.unwrap_or(""), name.unwrap_or("")];
+        let mut path = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 40);
+        self.push_group_version_path(&mut path);
         if let (true, Some(ns)) = (self.namespaced, namespace) {
             path.push_str("/namespaces/");
             path.push_str(ns);

@@ -34,7 +34,12 @@ impl ApiServer {
         let validation = FieldValidation::parse(req.query_param("fieldValidation").as_deref())?;
         if target.resource.plural == PODS.plural {
             // Admission, in kube-apiserver's order: Priority, then DefaultTolerationSeconds.
-            let classes: Vec<_> = self.store.list(&PRIORITY_CLASSES.storage_name(), None).map(|(_, c)| strategy::pod::PriorityClassInfo::of(c)).collect();
+            // Only the classes it could use: the one it names, or the global defaults.
+            let classes_at = PRIORITY_CLASSES.storage_name();
+            let classes: Vec<_> = match body.pointer("/spec/priorityClassName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+                Some(named) => self.store.get_at(&classes_at, "", named).into_iter().map(|c| strategy::pod::PriorityClassInfo::of(c)).collect(),
+                None => self.store.list(&classes_at, None).filter(|(_, c)| c["globalDefault"] == true).map(|(_, c)| strategy::pod::PriorityClassInfo::of(c)).collect(),
+            };
             strategy::pod::admit_priority(&mut body, &classes)?;
             self.admission.default_toleration_seconds(&mut body);
         }

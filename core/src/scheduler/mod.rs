@@ -110,7 +110,12 @@ impl Scheduler {
 
     /// The latest decision for a pod: every node's verdict and scores.
     pub fn decision(&self, namespace: &str, name: &str) -> Option<&Decision> {
-        self.decisions.get(&(namespace.to_string(), name.to_string()))
+        self.decision_of(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// As `decision`, by the key `schedule_pending` returned.
+    pub fn decision_of(&self, key: &PodKey) -> Option<&Decision> {
+        self.decisions.get(key)
     }
 
     /// Pods waiting: in the active queue, backing off, and unschedulable.

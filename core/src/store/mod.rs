@@ -209,9 +209,10 @@ impl Store {
         set_resource_version(&mut object, self.revision);
         let object = Arc::new(object);
         // A replaced object keeps its entry: only a new one needs a copy of the key.
-        match self.objects.get_mut(&key) {
-            Some(slot) => *slot = object.clone(),
-            None => drop(self.objects.insert(key.clone(), object.clone())),
+        if previous.is_some() {
+            *self.objects.get_mut(&key).expect("an update replaces a stored object") = object.clone();
+        } else {
+            self.objects.insert(key.clone(), object.clone());
         }
         self.record(StoreEvent { revision: self.revision, event_type, key, object: object.clone(), previous });
         object
