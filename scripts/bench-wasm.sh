@@ -2,6 +2,7 @@
 # Builds one of core's benchmarks for wasm32-wasip1 and runs it on Node's V8,
 # so its figures sit next to the native ones (cargo bench -p tabernetes-core).
 #   scripts/bench-wasm.sh store
+#   scripts/bench-wasm.sh scheduler TopologySpreading   # one workload
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -11,4 +12,4 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 cargo bench --locked -p tabernetes-core --bench "$BENCH" --target wasm32-wasip1 --no-run
 wasm="$(ls -t "$CARGO_TARGET_DIR"/wasm32-wasip1/release/deps/"$BENCH"-*.wasm | head -1)"
 echo "running $wasm on node $(node --version)"
-node scripts/run-wasi.mjs "$wasm"
+node scripts/run-wasi.mjs "$wasm" "${@:2}"

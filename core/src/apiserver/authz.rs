@@ -79,26 +79,54 @@ fn is_superuser(user: &User<'_>) -> bool {
 /// A role's decoded rules, with the stored object they were decoded from.
 type DecodedRole = (String, String, String, Arc<Value>, Arc<Vec<PolicyRule>>);
 
-/// The RBAC authorizer. Every request is authorized, and decoding the
-/// rules of the roles it checks was most of a request's cost, so decoded
-/// rules are kept while the stored role is the same object: the store
-/// replaces an object's `Arc` on every write, so pointer equality means
-/// unchanged, and no invalidation is needed.
+/// The rules of every role bound to one user (name and groups) in one
+/// namespace.
+#[derive(Debug)]
+struct BoundRules {
+    user: String,
+    groups: Vec<String>,
+    namespace: String,
+    rules: Arc<[Arc<Vec<PolicyRule>>]>,
+}
+
+/// Bound rules as of one state of the RBAC objects.
+#[derive(Debug, Default)]
+struct BoundCache {
+    /// The last write to any RBAC resource when the entries were made.
+    rbac_revision: u64,
+    entries: Vec<BoundRules>,
+}
+
+/// Users and namespaces remembered at once; past it the cache starts over
+/// (a cluster has a handful of users; this bounds one that makes many).
+const BOUND_ENTRIES: usize = 256;
+
+/// The RBAC authorizer. Every request is authorized, and finding the
+/// roles bound to the user (reading every binding's subjects) and decoding
+/// their rules was a large part of a request's cost. So:
+/// - the roles bound to a user in a namespace are kept until any Role,
+///   ClusterRole or binding is written (the store says when each resource
+///   was last written);
+/// - decoded rules are kept while the stored role is the same object: the
+///   store replaces an object's `Arc` on every write, so pointer equality
+///   means unchanged.
+///
+/// Only the rule matching itself runs for every request.
 #[derive(Debug, Default)]
 pub struct Authorizer {
     roles: Mutex<Vec<DecodedRole>>,
+    bound: Mutex<BoundCache>,
 }
 
 impl Clone for Authorizer {
-    /// A copy starts with no decoded roles (they are only a cache).
+    /// A copy starts with nothing cached (it is only a cache).
     fn clone(&self) -> Self {
         Authorizer::default()
     }
 }
 
 impl Authorizer {
-    /// Whether `user` may do what `attributes` describe. Stops at the first
-    /// role that allows it.
+    /// Whether `user` may do what `attributes` describe.
     pub fn allowed(&self, store: &Store, user: &User<'_>, attributes: &Attributes<'_>) -> bool {
         if is_superuser(user) {
             return true;
@@ -107,7 +135,7 @@ impl Authorizer {
             Attributes::Resource { namespace, .. } => namespace,
             Attributes::NonResource { .. } => "",
         };
-        bound_roles(store, user, namespace).any(|(kind, name)| self.role_rules(store, kind, namespace, name).iter().any(|r| covers(r, attributes)))
+        self.bound_rules(store, user, namespace).iter().any(|rules| rules.iter().any(|r| covers(r, attributes)))
     }
 
     /// The rules that apply to `user` in `namespace` (cluster-wide ones only
@@ -116,7 +144,24 @@ impl Authorizer {
         if is_superuser(user) {
             return vec![rule(&["*"], &["*"], &["*"])];
         }
-        bound_roles(store, user, namespace).flat_map(|(kind, name)| self.role_rules(store, kind, namespace, name).to_vec()).collect()
+        self.bound_rules(store, user, namespace).iter().flat_map(|rules| rules.iter().cloned()).collect()
+    }
+
+    /// The rules of the roles bound to `user` in `namespace`, from the
+    /// cache while no RBAC object changed.
+    fn bound_rules(&self, store: &Store, user: &User<'_>, namespace: &str) -> Arc<[Arc<Vec<PolicyRule>>]> {
+        let rbac_revision = [CLUSTER_ROLES, ROLES, CLUSTER_ROLE_BINDINGS, ROLE_BINDINGS].map(|r| store.last_write(r)).into_iter().max().unwrap_or(0);
+        let mut cache = self.bound.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.rbac_revision != rbac_revision || cache.entries.len() >= BOUND_ENTRIES {
+            *cache = BoundCache { rbac_revision, entries: Vec::new() };
+        }
+        let known = cache.entries.iter().find(|e| e.user == user.name && e.namespace == namespace && e.groups == user.groups);
+        if let Some(entry) = known {
+            return entry.rules.clone();
+        }
+        let rules: Arc<[Arc<Vec<PolicyRule>>]> = bound_roles(store, user, namespace).map(|(kind, name)| self.role_rules(store, kind, namespace, name)).collect();
+        cache.entries.push(BoundRules { user: user.name.to_string(), groups: user.groups.to_vec(), namespace: namespace.to_string(), rules: rules.clone() });
+        rules
     }
 
     /// A role's rules; only they are decoded, not the role's metadata.
@@ -344,5 +389,29 @@ mod tests {
         assert!(!allowed(&store, &ci, &resource("create", "apps", "deployments", "", "prod")));
         let impostor = User { name: "system:serviceaccount:prod:ci", groups: &groups };
         assert!(!allowed(&store, &impostor, &resource("create", "apps", "deployments", "", "dev")));
+    }
+
+    #[test]
+    fn one_authorizer_sees_bindings_and_roles_change_between_requests() {
+        let mut store = store_with_policy();
+        let authorizer = Authorizer::default();
+        let groups = vec![AUTHENTICATED.to_string()];
+        let ci = User { name: "ci", groups: &groups };
+        let create = resource("create", "apps", "deployments", "", "dev");
+        assert!(!authorizer.allowed(&store, &ci, &create));
+        let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "ci", "namespace": "dev"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
+            "subjects": [{"kind": "User", "name": "ci"}]});
+        store.create(ObjectKey::new(ROLE_BINDINGS, "dev", "ci"), binding).unwrap();
+        assert!(!authorizer.allowed(&store, &ci, &create), "the role it names does not exist yet");
+        let role = |verbs: &[&str]| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "deployer", "namespace": "dev"}, "rules": [rule(verbs, &["apps"], &["deployments"])]});
+        store.create(ObjectKey::new(ROLES, "dev", "deployer"), role(&["create"])).unwrap();
+        assert!(authorizer.allowed(&store, &ci, &create));
+        assert!(!authorizer.allowed(&store, &User { name: "ci", groups: &[] }, &resource("create", "apps", "deployments", "", "prod")));
+        store.update(ObjectKey::new(ROLES, "dev", "deployer"), role(&["get"]), None).unwrap();
+        assert!(!authorizer.allowed(&store, &ci, &create));
+        store.delete(&ObjectKey::new(ROLES, "dev", "deployer"), None).unwrap();
+        assert!(!authorizer.allowed(&store, &ci, &resource("get", "apps", "deployments", "", "dev")));
     }
 }

@@ -60,6 +60,8 @@ impl ApiServer {
             }
         }
         self.store = Store::restored(snapshot.revision, objects);
+        // What the authorizer cached belongs to the store replaced.
+        self.authorizer = Default::default();
         self.watches = Watches::default();
         Ok(())
     }

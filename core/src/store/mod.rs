@@ -41,6 +41,8 @@ pub struct Store {
     history_limit: usize,
     /// Every revision up to and including this one is gone from `history`.
     compacted_through: u64,
+    /// Per resource, the revision of its last write (see `last_write`).
+    last_writes: BTreeMap<String, u64>,
 }
 
 impl Default for Store {
@@ -57,14 +59,19 @@ impl Store {
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
             compacted_through: 0,
+            last_writes: BTreeMap::new(),
         }
     }
 
     /// A store holding `objects` as of `revision`, with an empty history
     /// (a restore: watches from before it must relist).
     pub fn restored(revision: u64, objects: BTreeMap<ObjectKey, Value>) -> Self {
+        // What was written before the restore is unknown: every resource
+        // present counts as written at its revision.
+        let last_writes = objects.keys().map(|k| (k.resource.clone(), revision)).collect();
         Store {
             revision,
+            last_writes,
             objects: objects.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
             compacted_through: revision,
             ..Self::default()
@@ -79,6 +86,13 @@ impl Store {
     /// The revision of the last write (0 for an empty store).
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    /// The revision of the last create, update or delete of any object of
+    /// `resource` (0 if none): what caches derived from a few resources
+    /// (the authorizer's, from RBAC's four) compare to know they still hold.
+    pub fn last_write(&self, resource: &str) -> u64 {
+        self.last_writes.get(resource).copied().unwrap_or(0)
     }
 
     pub fn get(&self, key: &ObjectKey) -> Option<&Arc<Value>> {
@@ -157,6 +171,7 @@ impl Store {
         let previous = self.check(key, expected)?;
         self.objects.remove(key);
         self.revision += 1;
+        self.note_write(&key.resource);
         let mut last = (*previous).clone();
         set_resource_version(&mut last, self.revision);
         let last = Arc::new(last);
@@ -206,6 +221,7 @@ impl Store {
 
     fn write(&mut self, key: ObjectKey, mut object: Value, previous: Option<Arc<Value>>, event_type: EventType) -> Arc<Value> {
         self.revision += 1;
+        self.note_write(&key.resource);
         set_resource_version(&mut object, self.revision);
         let object = Arc::new(object);
         // A replaced object keeps its entry: only a new one needs a copy of the key.
@@ -216,6 +232,13 @@ impl Store {
         }
         self.record(StoreEvent { revision: self.revision, event_type, key, object: object.clone(), previous });
         object
+    }
+
+    fn note_write(&mut self, resource: &str) {
+        match self.last_writes.get_mut(resource) {
+            Some(revision) => *revision = self.revision,
+            None => drop(self.last_writes.insert(resource.to_string(), self.revision)),
+        }
     }
 
     fn record(&mut self, event: StoreEvent) {

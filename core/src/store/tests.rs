@@ -112,3 +112,18 @@ fn lookups_by_parts_find_what_lookups_by_key_find() {
     assert_eq!(names(None), ["default/a", "default/ab", "dev/a"]);
     assert_eq!(names(Some("default")), ["default/a", "default/ab"]);
 }
+
+#[test]
+fn last_write_follows_each_resource_through_creates_updates_and_deletes() {
+    let mut store = Store::default();
+    assert_eq!(store.last_write("pods"), 0);
+    store.create(key("a"), pod("a")).unwrap();
+    store.create(ObjectKey::new("nodes", "", "n1"), json!({"metadata": {"name": "n1"}})).unwrap();
+    assert_eq!((store.last_write("pods"), store.last_write("nodes")), (1, 2));
+    store.update(key("a"), pod("a"), None).unwrap();
+    assert_eq!(store.last_write("pods"), 3);
+    store.delete(&key("a"), None).unwrap();
+    assert_eq!((store.last_write("pods"), store.last_write("nodes")), (4, 2));
+    let restored = Store::restored(9, [(ObjectKey::new("nodes", "", "n1"), json!({}))].into());
+    assert_eq!((restored.last_write("nodes"), restored.last_write("pods")), (9, 0));
+}
