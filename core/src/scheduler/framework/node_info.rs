@@ -15,7 +15,7 @@ static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// A number no NodeInfo state has had before (upstream's `nextGeneration`):
 /// caches keyed by it know a node is unchanged without comparing it.
-fn next_generation() -> u64 {
+pub(crate) fn next_generation() -> u64 {
     GENERATION.fetch_add(1, Ordering::Relaxed)
 }
 

@@ -34,13 +34,15 @@ use taint_toleration::TaintToleration;
 
 /// The default profile: kube-scheduler's plugins at each extension point,
 /// in its order, with its score weights (TaintToleration 3, NodeAffinity,
-/// PodTopologySpread and InterPodAffinity 2, the others 1).
+/// PodTopologySpread and InterPodAffinity 2, the others 1). NodeUnschedulable,
+/// NodeName and TaintToleration also have a PreFilter here, which only
+/// skips their Filter for cycles in which it could reject no node.
 pub fn default_framework() -> Framework {
     let (unschedulable, name, taints, affinity) = (Arc::new(NodeUnschedulable), Arc::new(NodeName), Arc::new(TaintToleration), Arc::new(NodeAffinity));
     let (fit, spread, pod_affinity) = (Arc::new(NodeResourcesFit::default()), Arc::new(PodTopologySpread::default()), Arc::new(InterPodAffinity));
     let (balanced, images) = (Arc::new(BalancedAllocation::default()), Arc::new(ImageLocality));
     Framework {
-        pre_filters: vec![affinity.clone(), spread.clone(), pod_affinity.clone()],
+        pre_filters: vec![unschedulable.clone(), name.clone(), taints.clone(), affinity.clone(), spread.clone(), pod_affinity.clone()],
         filters: vec![unschedulable.clone(), name.clone(), taints.clone(), affinity.clone(), fit.clone(), spread.clone(), pod_affinity.clone()],
         post_filters: vec![Arc::new(DefaultPreemption)],
         pre_scores: vec![affinity.clone(), spread.clone(), pod_affinity.clone(), balanced.clone(), images.clone()],

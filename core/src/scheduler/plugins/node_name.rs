@@ -1,6 +1,9 @@
 //! NodeName: a pod that names its node fits only there.
 
-use crate::scheduler::framework::{ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Status};
+use crate::scheduler::framework::{
+    ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin, PreFilterResult, QueueingHint, Status,
+};
+use crate::scheduler::snapshot::Snapshot;
 
 pub struct NodeName;
 
@@ -14,6 +17,17 @@ fn wanted(pod: &PodInfo) -> Option<&str> {
 impl Plugin for NodeName {
     fn name(&self) -> &'static str {
         NAME
+    }
+}
+
+impl PreFilterPlugin for NodeName {
+    /// Not in upstream: a pod that names no node passes every node's
+    /// Filter, so Filter is skipped instead of asked for every node.
+    fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> Result<PreFilterResult, Status> {
+        match wanted(pod) {
+            Some(_) => Ok(PreFilterResult::AllNodes),
+            None => Err(Status::skip()),
+        }
     }
 }
 
@@ -47,6 +61,8 @@ mod tests {
         for (spec, fits) in cases {
             let result = NodeName.filter(&CycleState::default(), &pod(spec.clone()), &node(json!({})));
             assert_eq!(result.is_ok(), fits, "{spec}");
+            let skipped = NodeName.pre_filter(&mut CycleState::default(), &pod(spec.clone()), &Snapshot::default()).is_err_and(|s| s.is_skip());
+            assert_eq!(skipped, spec.get("nodeName").is_none(), "{spec}");
         }
     }
 }

@@ -3,7 +3,10 @@
 //! NoSchedule taint.
 
 use super::taint_toleration::tolerates;
-use crate::scheduler::framework::{ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Status};
+use crate::scheduler::framework::{
+    ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin, PreFilterResult, QueueingHint, Status,
+};
+use crate::scheduler::snapshot::Snapshot;
 use k8s_openapi::api::core::v1::Taint;
 
 pub struct NodeUnschedulable;
@@ -15,6 +18,18 @@ pub const TAINT: &str = "node.kubernetes.io/unschedulable";
 impl Plugin for NodeUnschedulable {
     fn name(&self) -> &'static str {
         NAME
+    }
+}
+
+impl PreFilterPlugin for NodeUnschedulable {
+    /// Not in upstream: with no node cordoned, Filter could only pass, so
+    /// it is skipped instead of asked for every node.
+    fn pre_filter(&self, _: &mut CycleState, _: &PodInfo, snapshot: &Snapshot) -> Result<PreFilterResult, Status> {
+        if snapshot.has_cordoned_nodes() {
+            Ok(PreFilterResult::AllNodes)
+        } else {
+            Err(Status::skip())
+        }
     }
 }
 
@@ -60,6 +75,18 @@ mod tests {
         for (spec, n, fits) in cases {
             assert_eq!(NodeUnschedulable.filter(&CycleState::default(), &pod(spec.clone()), &node(n.clone())).is_ok(), fits, "{spec} {n}");
         }
+    }
+
+    #[test]
+    fn filter_is_skipped_while_no_node_is_cordoned() {
+        use crate::scheduler::plugins::testing::snapshot;
+        let p = pod(json!({"containers": []}));
+        let mut cluster = snapshot(&[(json!({"metadata": {"name": "a"}}), vec![])]);
+        assert!(NodeUnschedulable.pre_filter(&mut CycleState::default(), &p, &cluster).is_err_and(|s| s.is_skip()));
+        cluster.upsert_node(std::sync::Arc::new(serde_json::from_value(json!({"metadata": {"name": "a"}, "spec": {"unschedulable": true}})).unwrap()));
+        assert_eq!(NodeUnschedulable.pre_filter(&mut CycleState::default(), &p, &cluster), Ok(PreFilterResult::AllNodes));
+        cluster.remove_node("a");
+        assert!(NodeUnschedulable.pre_filter(&mut CycleState::default(), &p, &cluster).is_err_and(|s| s.is_skip()));
     }
 
     #[test]

@@ -5,8 +5,9 @@
 
 use super::helper::default_normalize;
 use crate::scheduler::framework::{
-    ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, ScorePlugin, Status,
+    ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin, PreFilterResult, QueueingHint, ScorePlugin, Status,
 };
+use crate::scheduler::snapshot::Snapshot;
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 pub struct TaintToleration;
@@ -39,6 +40,18 @@ pub fn untolerated_taint<'a>(node: &'a NodeInfo, tolerations: &[Toleration]) -> 
 impl Plugin for TaintToleration {
     fn name(&self) -> &'static str {
         NAME
+    }
+}
+
+impl PreFilterPlugin for TaintToleration {
+    /// Not in upstream: with no NoSchedule or NoExecute taint on any node,
+    /// Filter could only pass, so it is skipped instead of asked for every node.
+    fn pre_filter(&self, _: &mut CycleState, _: &PodInfo, snapshot: &Snapshot) -> Result<PreFilterResult, Status> {
+        if snapshot.has_nodes_with_filtering_taints() {
+            Ok(PreFilterResult::AllNodes)
+        } else {
+            Err(Status::skip())
+        }
     }
 }
 
@@ -100,6 +113,21 @@ mod tests {
             let got = TaintToleration.filter(&CycleState::default(), &pod(spec.clone()), &node(n.clone())).map_err(|r| r.reasons[0].to_string());
             assert_eq!(got, want.map_err(String::from), "{spec} {n}");
         }
+    }
+
+    #[test]
+    fn filter_is_skipped_while_no_node_has_a_filtering_taint() {
+        use crate::scheduler::plugins::testing::snapshot;
+        let p = pod(json!({"containers": []}));
+        let skips = |cluster: &Snapshot| TaintToleration.pre_filter(&mut CycleState::default(), &p, cluster).is_err_and(|s| s.is_skip());
+        let soft = json!({"metadata": {"name": "soft"}, "spec": {"taints": [{"key": "k", "effect": "PreferNoSchedule"}]}});
+        let mut cluster = snapshot(&[(soft, vec![])]);
+        assert!(skips(&cluster));
+        let hard = json!({"metadata": {"name": "soft"}, "spec": {"taints": [{"key": "k", "effect": "NoExecute"}]}});
+        cluster.upsert_node(node(hard).node);
+        assert!(!skips(&cluster));
+        cluster.remove_node("soft");
+        assert!(skips(&cluster));
     }
 
     #[test]
