@@ -24,6 +24,9 @@ pub struct Snapshot {
     /// Each node's generation, by position, densely: caches that check
     /// every node for changes read this instead of every NodeInfo.
     generations: Vec<u64>,
+    /// The positions whose node changed, in order, for caches that would
+    /// otherwise compare every node's generation each cycle (see `changes_since`).
+    changes: ChangeLog,
     index: BTreeMap<Arc<str>, usize>,
     /// Positions in `nodes`, zone by zone in turn (upstream's NodeTree), so
     /// that sampling a share of the nodes still sees every zone.
@@ -33,6 +36,40 @@ pub struct Snapshot {
     namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
     pods_with_required_anti_affinity: usize,
     pods_with_affinity: usize,
+    /// How many nodes are cordoned, and how many have NoSchedule or
+    /// NoExecute taints: with none, those filters skip the whole cycle.
+    cordoned_nodes: usize,
+    nodes_with_filtering_taints: usize,
+}
+
+/// Changes kept before the log starts over (readers further behind then
+/// check every node): at least this many, and at least twice the nodes.
+const CHANGES_KEPT: usize = 1024;
+
+/// Which snapshot a `ChangeCursor` belongs to: positions mean nothing in another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SnapshotId(u64);
+
+impl Default for SnapshotId {
+    fn default() -> Self {
+        SnapshotId(super::framework::node_info::next_generation())
+    }
+}
+
+#[derive(Debug, Default)]
+struct ChangeLog {
+    snapshot: SnapshotId,
+    /// Node positions, in the order they changed (with repeats).
+    positions: Vec<usize>,
+    /// How many changes came before `positions[0]`.
+    start: u64,
+}
+
+/// How far a reader has read a snapshot's changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangeCursor {
+    snapshot: SnapshotId,
+    read: u64,
 }
 
 /// The key of a node's zone: region and zone, as upstream's `GetZoneKey`.
@@ -82,6 +119,34 @@ impl Snapshot {
         &self.generations
     }
 
+    /// Where the changes made so far end: pass it to `changes_since` later.
+    pub fn change_cursor(&self) -> ChangeCursor {
+        let log = &self.changes;
+        ChangeCursor { snapshot: log.snapshot, read: log.start + log.positions.len() as u64 }
+    }
+
+    /// The positions whose node changed since `cursor` (was added,
+    /// replaced, gained or lost a pod, or moved there when another was
+    /// removed), with repeats; positions past the end are nodes gone. None
+    /// when the log no longer reaches back that far or the cursor is from
+    /// another snapshot: then every node must be checked.
+    pub fn changes_since(&self, cursor: Option<ChangeCursor>) -> Option<&[usize]> {
+        let cursor = cursor.filter(|c| c.snapshot == self.changes.snapshot)?;
+        let from = usize::try_from(cursor.read.checked_sub(self.changes.start)?).ok()?;
+        self.changes.positions.get(from..)
+    }
+
+    /// Records the node at `position` as changed (its generation moved).
+    fn changed(&mut self, position: usize) {
+        self.generations[position] = self.nodes[position].generation;
+        let log = &mut self.changes;
+        if log.positions.len() >= CHANGES_KEPT.max(2 * self.nodes.len()) {
+            log.start += log.positions.len() as u64;
+            log.positions.clear();
+        }
+        log.positions.push(position);
+    }
+
     fn rebuild_order(&mut self) {
         let mut zones: Vec<(String, Vec<usize>)> = Vec::new();
         // Nodes by name within a zone, zones in order of their first node:
@@ -113,8 +178,11 @@ impl Snapshot {
                 }
                 self.count_images(&self.nodes[i].images.keys().cloned().collect::<Vec<_>>(), false);
                 self.count_images(&new.images.keys().cloned().collect::<Vec<_>>(), true);
-                self.generations[i] = new.generation;
-                Some(std::mem::replace(&mut self.nodes[i], new))
+                self.count_restrictions(i, false);
+                let old = std::mem::replace(&mut self.nodes[i], new);
+                self.changed(i);
+                self.count_restrictions(i, true);
+                Some(old)
             }
             None => {
                 let mut info = NodeInfo::new(node);
@@ -123,6 +191,8 @@ impl Snapshot {
                 self.index.insert(info.name.clone(), self.nodes.len());
                 self.generations.push(info.generation);
                 self.nodes.push(info);
+                self.changed(self.nodes.len() - 1);
+                self.count_restrictions(self.nodes.len() - 1, true);
                 self.order_stale = true;
                 None
             }
@@ -132,18 +202,40 @@ impl Snapshot {
     /// Removes a node and everything placed on it; returns it.
     pub fn remove_node(&mut self, name: &str) -> Option<NodeInfo> {
         let i = self.index.remove(name)?;
+        self.count_restrictions(i, false);
         let gone = self.nodes.swap_remove(i);
         self.generations.swap_remove(i);
         if i < self.nodes.len() {
             self.nodes[i].index = i;
             let moved = self.nodes[i].name.clone();
             self.index.insert(moved, i);
+            self.changed(i);
         }
         self.count_images(&gone.images.keys().cloned().collect::<Vec<_>>(), false);
         self.pods_with_required_anti_affinity -= gone.pods_with_required_anti_affinity;
         self.pods_with_affinity -= gone.pods_with_affinity;
         self.order_stale = true;
         Some(gone)
+    }
+
+    /// Counts the node at `position` in (`add`) or out of the cordoned and tainted totals.
+    fn count_restrictions(&mut self, position: usize, add: bool) {
+        let node = &self.nodes[position];
+        for (count, has) in [(&mut self.cordoned_nodes, node.unschedulable()), (&mut self.nodes_with_filtering_taints, node.has_filtering_taints)] {
+            if has {
+                *count = if add { *count + 1 } else { *count - 1 };
+            }
+        }
+    }
+
+    /// Whether any node is cordoned.
+    pub fn has_cordoned_nodes(&self) -> bool {
+        self.cordoned_nodes > 0
+    }
+
+    /// Whether any node has a NoSchedule or NoExecute taint.
+    pub fn has_nodes_with_filtering_taints(&self) -> bool {
+        self.nodes_with_filtering_taints > 0
     }
 
     fn count_images(&mut self, images: &[String], add: bool) {
@@ -167,14 +259,14 @@ impl Snapshot {
         self.pods_with_required_anti_affinity += usize::from(!pod.required_anti_affinity.is_empty());
         self.pods_with_affinity += usize::from(pod.has_affinity());
         self.nodes[i].add_pod(pod);
-        self.generations[i] = self.nodes[i].generation;
+        self.changed(i);
         true
     }
 
     pub fn remove_pod(&mut self, node: &str, key: &PodKey) -> Option<Arc<PodInfo>> {
         let &i = self.index.get(node)?;
         let pod = self.nodes[i].remove_pod(key)?;
-        self.generations[i] = self.nodes[i].generation;
+        self.changed(i);
         self.pods_with_required_anti_affinity -= usize::from(!pod.required_anti_affinity.is_empty());
         self.pods_with_affinity -= usize::from(pod.has_affinity());
         Some(pod)
@@ -234,5 +326,27 @@ mod tests {
         snapshot.remove_node("b1");
         assert_eq!(names(&mut snapshot), ["a1", "c1", "a2", "c2", "a3"]);
         assert_eq!(snapshot.get("c2").unwrap().name.as_ref(), "c2");
+    }
+
+    #[test]
+    fn the_change_log_names_changed_positions_until_it_starts_over() {
+        let mut snapshot = Snapshot::default();
+        snapshot.upsert_node(node("a", "z"));
+        snapshot.upsert_node(node("b", "z"));
+        let cursor = snapshot.change_cursor();
+        assert_eq!(snapshot.changes_since(Some(cursor)), Some(&[][..]));
+        snapshot.upsert_node(node("c", "z"));
+        snapshot.remove_node("a");
+        // c was added at 2, then moved to 0 when a left.
+        assert_eq!(snapshot.changes_since(Some(cursor)), Some(&[2, 0][..]));
+        assert_eq!(snapshot.changes_since(None), None);
+        assert_eq!(Snapshot::default().changes_since(Some(cursor)), None, "a cursor means nothing in another snapshot");
+        for _ in 0..CHANGES_KEPT {
+            snapshot.upsert_node(node("b", "z"));
+        }
+        assert_eq!(snapshot.changes_since(Some(cursor)), None, "forgotten");
+        let recent = snapshot.change_cursor();
+        snapshot.upsert_node(node("b", "y"));
+        assert_eq!(snapshot.changes_since(Some(recent)), Some(&[1][..]));
     }
 }

@@ -2,9 +2,9 @@
 //! pod's PreFilter and PreScore. Upstream recounts every pod on every node
 //! for each pod it schedules, spread over 16 goroutines; a browser tab has
 //! one thread, so the per-node counts are kept between cycles instead and
-//! recounted only on nodes whose generation changed (a pod came or went,
-//! the node changed). Pods of one workload share a selector, so a handful
-//! of entries serve a whole rollout. The counts are the same as
+//! recounted only on the nodes the snapshot logged as changed (a pod came
+//! or went, the node changed). Pods of one workload share a selector, so a
+//! handful of entries serve a whole rollout. The counts are the same as
 //! recounting; only the work differs.
 //!
 //! Domains are numbered, and each node's domain is recorded by its
@@ -15,7 +15,7 @@
 use super::{matching_pods, Constraint};
 use crate::scheduler::framework::{NodeInfo, PodInfo};
 use crate::scheduler::label_selector::Selector;
-use crate::scheduler::snapshot::Snapshot;
+use crate::scheduler::snapshot::{ChangeCursor, Snapshot};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -125,6 +125,8 @@ struct Entry {
     /// up every node of the cluster each cycle.
     domain_nodes: Vec<u32>,
     domain_pods: Vec<i64>,
+    /// How far the snapshot's change log has been read (None: not yet).
+    read: Option<ChangeCursor>,
 }
 
 impl Entry {
@@ -146,35 +148,52 @@ impl Entry {
         }
         self.matching.resize(nodes.len(), 0);
         Arc::make_mut(&mut self.node_domains).resize(nodes.len(), (0, NO_DOMAIN));
-        // Only nodes whose generation moved are read: the dense list of
-        // generations is compared with the one read, in one tight pass
-        // between changes, not every NodeInfo.
+        // Only nodes whose generation moved are read: those the snapshot
+        // logged as changed since the last refresh, or, when its log does
+        // not reach back that far, those whose generation differs from the
+        // one read, found in one tight pass over the dense list.
         let generations = snapshot.generations();
-        let mut from = 0;
-        while let Some(offset) = generations[from..].iter().zip(&self.node_domains[from..]).position(|(&now, &(read, _))| now != read) {
-            let position = from + offset;
-            from = position + 1;
-            self.tally(position, -1);
-            let node = &nodes[position];
-            let domain = match node.labels().get(&*self.topology_key) {
-                Some(value) => match self.index.get(value) {
-                    Some(&d) => d,
-                    None => {
-                        let names = Arc::make_mut(&mut self.names);
-                        names.push(value.clone());
-                        self.domain_nodes.push(0);
-                        self.domain_pods.push(0);
-                        let d = (names.len() - 1) as u32;
-                        self.index.insert(value.clone(), d);
-                        d
+        match snapshot.changes_since(self.read) {
+            Some(positions) => {
+                for &position in positions {
+                    if position < nodes.len() && generations[position] != self.node_domains[position].0 {
+                        self.recount(position, &nodes[position]);
                     }
-                },
-                None => NO_DOMAIN,
-            };
-            Arc::make_mut(&mut self.node_domains)[position] = (node.generation, domain);
-            self.matching[position] = matching_pods(node, &self.selector, &self.namespace) as u32;
-            self.tally(position, 1);
+                }
+            }
+            None => {
+                let mut from = 0;
+                while let Some(offset) = generations[from..].iter().zip(&self.node_domains[from..]).position(|(&now, &(read, _))| now != read) {
+                    let position = from + offset;
+                    from = position + 1;
+                    self.recount(position, &nodes[position]);
+                }
+            }
         }
+        self.read = Some(snapshot.change_cursor());
+    }
+
+    /// Counts the node now at `position` instead of what was there.
+    fn recount(&mut self, position: usize, node: &NodeInfo) {
+        self.tally(position, -1);
+        let domain = match node.labels().get(&*self.topology_key) {
+            Some(value) => match self.index.get(value) {
+                Some(&d) => d,
+                None => {
+                    let names = Arc::make_mut(&mut self.names);
+                    names.push(value.clone());
+                    self.domain_nodes.push(0);
+                    self.domain_pods.push(0);
+                    let d = (names.len() - 1) as u32;
+                    self.index.insert(value.clone(), d);
+                    d
+                }
+            },
+            None => NO_DOMAIN,
+        };
+        Arc::make_mut(&mut self.node_domains)[position] = (node.generation, domain);
+        self.matching[position] = matching_pods(node, &self.selector, &self.namespace) as u32;
+        self.tally(position, 1);
     }
 }
 
@@ -209,6 +228,7 @@ impl CountCache {
                     matching: Vec::new(),
                     domain_nodes: Vec::new(),
                     domain_pods: Vec::new(),
+                    read: None,
                 }
             }
         };
