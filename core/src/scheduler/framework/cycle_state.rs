@@ -11,22 +11,16 @@
 use std::any::{Any, TypeId};
 
 /// Data a plugin keeps in the cycle state. It must be clonable because
-/// preemption evaluates each candidate node on its own copy.
+/// preemption evaluates each candidate node on its own copy. Entries are
+/// read back as `dyn Any` by upcasting (no call: Filter and Score read
+/// them for every node).
 pub trait StateData: Any {
     fn clone_data(&self) -> Box<dyn StateData>;
-    fn as_any(&self) -> &dyn Any;
-    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
 impl<T: Any + Clone> StateData for T {
     fn clone_data(&self) -> Box<dyn StateData> {
         Box::new(self.clone())
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
     }
 }
 
@@ -60,12 +54,12 @@ impl CycleState {
 
     pub fn read<T: StateData>(&self) -> Option<&T> {
         let id = TypeId::of::<T>();
-        self.entries.iter().find(|(k, _)| *k == id).and_then(|(_, d)| (**d).as_any().downcast_ref())
+        self.entries.iter().find(|(k, _)| *k == id).and_then(|(_, d)| (&**d as &dyn Any).downcast_ref())
     }
 
     pub fn read_mut<T: StateData>(&mut self) -> Option<&mut T> {
         let id = TypeId::of::<T>();
-        self.entries.iter_mut().find(|(k, _)| *k == id).and_then(|(_, d)| (**d).as_any_mut().downcast_mut())
+        self.entries.iter_mut().find(|(k, _)| *k == id).and_then(|(_, d)| (&mut **d as &mut dyn Any).downcast_mut())
     }
 
     pub fn skip_filter(&mut self, plugin: &'static str) {

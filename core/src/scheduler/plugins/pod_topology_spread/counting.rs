@@ -66,13 +66,21 @@ impl DomainCounts {
 
     /// The node's domain without learning new ones (Filter and Score):
     /// None if it lacks the key, Some(None) for a value no counted node
-    /// has (its count is 0).
+    /// has (its count is 0). Inlined: Filter asks it for every node, and
+    /// nodes of the snapshot are answered by position.
+    #[inline]
     pub fn lookup(&self, node: &NodeInfo) -> Option<Option<usize>> {
         if let Some(&(generation, d)) = self.node_domains.get(node.index) {
             if generation == node.generation {
                 return (d != NO_DOMAIN).then_some(Some(d as usize));
             }
         }
+        self.lookup_by_label(node)
+    }
+
+    /// `lookup` for a node not found by position (a what-if copy).
+    #[inline(never)]
+    fn lookup_by_label(&self, node: &NodeInfo) -> Option<Option<usize>> {
         let value = node.labels().get(&*self.topology_key)?;
         Some(self.names.iter().position(|n| n == value))
     }

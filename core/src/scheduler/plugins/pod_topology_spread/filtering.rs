@@ -17,12 +17,21 @@ struct PreFilterState {
     present: Vec<usize>,
     /// Per constraint, 1 if the incoming pod matches its own selector.
     self_match: Vec<i64>,
+    /// Per constraint and domain, whether placing the pod there would
+    /// exceed maxSkew, and the same for a domain no counted node is in:
+    /// Filter, which runs for every node, only looks the answer up.
+    too_skewed: Vec<Vec<bool>>,
+    too_skewed_elsewhere: Vec<bool>,
 }
 
 impl PreFilterState {
+    /// Recomputes constraint `i`'s minimum and verdicts from its counts.
     fn refresh(&mut self, i: usize) {
         self.minimum[i] = self.counts[i].minimum();
         self.present[i] = self.counts[i].present();
+        let (counts, max_skew, base) = (&self.counts[i], self.constraints[i].max_skew, self.self_match[i] - self.min_match(i));
+        self.too_skewed[i] = (0..counts.domains()).map(|d| counts.count(d) + base > max_skew).collect();
+        self.too_skewed_elsewhere[i] = base > max_skew;
     }
 
     /// The global minimum for a constraint: 0 while fewer than `minDomains` domains exist.
@@ -61,7 +70,15 @@ impl PreFilterPlugin for PodTopologySpread {
         let counts = self.domain_counts(snapshot, pod, &constraints);
         let self_match = constraints.iter().map(|c| i64::from(c.selector.matches(pod.labels()))).collect();
         let n = constraints.len();
-        let mut s = PreFilterState { minimum: vec![0; n], present: vec![0; n], constraints: Arc::new(constraints), counts, self_match };
+        let mut s = PreFilterState {
+            minimum: vec![0; n],
+            present: vec![0; n],
+            constraints: Arc::new(constraints),
+            counts,
+            self_match,
+            too_skewed: vec![Vec::new(); n],
+            too_skewed_elsewhere: vec![false; n],
+        };
         for i in 0..n {
             s.refresh(i);
         }
@@ -83,13 +100,13 @@ impl PreFilterPlugin for PodTopologySpread {
 }
 
 impl FilterPlugin for PodTopologySpread {
-    /// Placing the pod here must keep `matching + self - global minimum <= maxSkew`.
+    /// Placing the pod here must keep `matching + self - global minimum <= maxSkew`
+    /// (worked out per domain in `refresh`).
     fn filter(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo) -> Result<(), Status> {
         let Some(s) = state.read::<PreFilterState>() else { return Ok(()) };
-        for (i, c) in s.constraints.iter().enumerate() {
-            let Some(domain) = s.counts[i].lookup(node) else { return Err(Status::unresolvable(REASON_NODE_LABEL_NOT_MATCH)) };
-            let matching = domain.map_or(0, |d| s.counts[i].count(d));
-            if matching + s.self_match[i] - s.min_match(i) > c.max_skew {
+        for ((counts, too_skewed), &elsewhere) in s.counts.iter().zip(&s.too_skewed).zip(&s.too_skewed_elsewhere) {
+            let Some(domain) = counts.lookup(node) else { return Err(Status::unresolvable(REASON_NODE_LABEL_NOT_MATCH)) };
+            if domain.map_or(elsewhere, |d| too_skewed.get(d).copied().unwrap_or(elsewhere)) {
                 return Err(Status::unschedulable(REASON_CONSTRAINTS_NOT_MATCH));
             }
         }
