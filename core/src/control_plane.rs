@@ -4,6 +4,7 @@
 //! controllers react to what changed, so a driver only has to deliver
 //! requests, watch events and ticks.
 
+use crate::json_path::JsonPath;
 use crate::apiserver::admission::Admission;
 use crate::apiserver::resources::{self, PODS};
 use crate::cluster_config::ClusterConfig;
@@ -115,7 +116,7 @@ impl ControlPlane {
         let store = self.api.store();
         report.pods.retain(|pod| {
             let stored = store.get_at(&PODS.storage_name(), &pod.namespace, &pod.name);
-            stored.is_some_and(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node) && p.pointer("/metadata/uid").and_then(Value::as_str) == Some(pod.uid.as_str()))
+            stored.is_some_and(|p| p.at(&["spec", "nodeName"]).and_then(Value::as_str) == Some(node) && p.at(&["metadata", "uid"]).and_then(Value::as_str) == Some(pod.uid.as_str()))
         });
         for pod in &mut report.pods {
             pod.timestamp = now;
@@ -182,7 +183,7 @@ impl ControlPlane {
                 let error = ApiError::UnknownKind { kind: kind.into(), api_version: api_version.into(), served: supported_kinds() };
                 return Err((i, ApiResponse::error(&error)));
             };
-            let namespace = doc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+            let namespace = doc.at(&["metadata", "namespace"]).and_then(Value::as_str).unwrap_or("default");
             let path = resource.path(resource.namespaced.then_some(namespace), None);
             requests.push(ApiRequest::post(path, doc.clone()).with_query("fieldValidation", "Strict").as_user(user));
         }
@@ -207,7 +208,7 @@ impl ControlPlane {
         let Ok(target) = resources::parse_path(&request.path) else { return };
         let component = Component::of_user(&request.user);
         let body = response.json_body();
-        let name = target.name.clone().or_else(|| body.and_then(|b| b.pointer("/metadata/name")).and_then(Value::as_str).map(String::from)).unwrap_or_default();
+        let name = target.name.clone().or_else(|| body.and_then(|b| b.at(&["metadata", "name"])).and_then(Value::as_str).map(String::from)).unwrap_or_default();
         let object = match &target.namespace {
             Some(ns) => format!("{} {ns}/{name}", target.resource.kind),
             None => format!("{} {name}", target.resource.kind),
@@ -226,7 +227,7 @@ impl ControlPlane {
             let stored = if wrote { format!("; the store is now at revision {revision}") } else { String::new() };
             let action = match (&request.method, target.subresource.as_deref()) {
                 (Method::Put, Some("status")) => {
-                    let phase = request.body.as_ref().and_then(|b| b.pointer("/status/phase")).and_then(Value::as_str);
+                    let phase = request.body.as_ref().and_then(|b| b.at(&["status", "phase"])).and_then(Value::as_str);
                     match phase {
                         Some(p) if target.resource.plural == PODS.plural => format!("reported status: phase {p}"),
                         _ => "reported status".to_string(),

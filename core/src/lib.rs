@@ -11,6 +11,7 @@ pub mod control_plane;
 pub mod controllers;
 pub mod cron_schedule;
 pub mod images;
+pub mod json_path;
 pub mod kubelet;
 pub mod labels;
 pub mod manifest;

@@ -215,6 +215,7 @@ impl NodeSessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json_path::JsonPath;
     use crate::apiserver::ApiRequest;
     use crate::kubelet::node::NodeInfo;
 
@@ -336,7 +337,7 @@ mod tests {
             let created = plane.handle(&ApiRequest::post("/api/v1/namespaces/default/pods", body), now());
             let ApiResult::Response(created) = created else { panic!("a watch?") };
             assert!(created.is_success(), "{}", created.message());
-            uids.push(created.json_body().and_then(|b| b.pointer("/metadata/uid")).and_then(serde_json::Value::as_str).unwrap().to_string());
+            uids.push(created.json_body().and_then(|b| b.at(&["metadata", "uid"])).and_then(serde_json::Value::as_str).unwrap().to_string());
         }
         let node_clock = Timestamp::from_second(1_000_000_000).unwrap();
         let pod = |name: &str, uid: &str| PodUsage {

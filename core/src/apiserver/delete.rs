@@ -3,6 +3,7 @@
 //! finalizers that hold an object until its controllers let go, and the
 //! propagation policy that the garbage collector carries out.
 
+use crate::json_path::JsonPath;
 use super::resources::{RequestTarget, NAMESPACES, PODS};
 use super::{is_dry_run, ApiError, ApiRequest, ApiResponse, ApiServer, BUILTIN_NAMESPACES};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -140,12 +141,12 @@ impl ApiServer {
         if target.resource.plural != PODS.plural {
             return 0;
         }
-        let on_node = object.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-        let finished = matches!(object.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let on_node = object.at(&["spec", "nodeName"]).and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let finished = matches!(object.at(&["status", "phase"]).and_then(Value::as_str), Some("Succeeded" | "Failed"));
         if !on_node || finished {
             return 0;
         }
-        let spec_grace = object.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        let spec_grace = object.at(&["spec", "terminationGracePeriodSeconds"]).and_then(Value::as_i64).unwrap_or(30);
         // A grace of 0 from a client means "as soon as possible"; only a forced
         // delete with 0 skips the kubelet, and kubectl sends 1 for --now.
         requested.unwrap_or(spec_grace).max(0)
@@ -154,7 +155,7 @@ impl ApiServer {
     /// Drops what the API server keeps beside a deleted object.
     pub(super) fn forget(&mut self, target: &RequestTarget, deleted: &Arc<Value>) {
         if target.resource.plural == PODS.plural {
-            if let Some(uid) = deleted.pointer("/metadata/uid").and_then(Value::as_str) {
+            if let Some(uid) = deleted.at(&["metadata", "uid"]).and_then(Value::as_str) {
                 self.logs.remove_pod(uid);
             }
         }

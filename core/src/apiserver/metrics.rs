@@ -4,6 +4,7 @@
 //! reads it. Like metrics-server, it answers get and list (with label and
 //! field selectors, matched against the pod or node itself), and nothing else.
 
+use crate::json_path::JsonPath;
 use super::read::list_body;
 use super::resources::{RequestTarget, NODES, NODE_METRICS, PODS};
 use super::{ApiError, ApiRequest, ApiResponse, ApiServer, Method};
@@ -48,7 +49,7 @@ fn pod_metrics(pod: &Value, usage: &PodUsage, api_version: &str) -> Value {
     json!({
         "kind": "PodMetrics",
         "apiVersion": api_version,
-        "metadata": {"name": usage.name, "namespace": usage.namespace, "labels": pod.pointer("/metadata/labels").cloned().unwrap_or(json!({})), "creationTimestamp": usage.timestamp.to_string()},
+        "metadata": {"name": usage.name, "namespace": usage.namespace, "labels": pod.at(&["metadata", "labels"]).cloned().unwrap_or(json!({})), "creationTimestamp": usage.timestamp.to_string()},
         "timestamp": usage.timestamp.to_string(),
         "window": duration(usage.window),
         "containers": containers,
@@ -59,7 +60,7 @@ fn node_metrics(node: &Value, usage: &NodeUsage, api_version: &str) -> Value {
     json!({
         "kind": "NodeMetrics",
         "apiVersion": api_version,
-        "metadata": {"name": usage.node, "labels": node.pointer("/metadata/labels").cloned().unwrap_or(json!({})), "creationTimestamp": usage.timestamp.to_string()},
+        "metadata": {"name": usage.node, "labels": node.at(&["metadata", "labels"]).cloned().unwrap_or(json!({})), "creationTimestamp": usage.timestamp.to_string()},
         "timestamp": usage.timestamp.to_string(),
         "window": duration(usage.window),
         "usage": usage_quantities(usage.cpu_millis, usage.memory_bytes),

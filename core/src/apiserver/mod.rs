@@ -29,6 +29,7 @@ pub use request::{ApiRequest, ApiResponse, Body, Method};
 pub use status::ApiError;
 pub use watch::WatchId;
 
+use crate::json_path::JsonPath;
 use authz::{Attributes, User};
 use decode::FieldValidation;
 use k8s_openapi::jiff::Timestamp;
@@ -432,7 +433,7 @@ impl ApiServer {
         let Some(ns) = target.namespace.as_deref().filter(|_| target.resource.namespaced) else { return Ok(()) };
         match self.store.get_at(&NAMESPACES.storage_name(), "", ns) {
             None => Err(Self::not_found(&NAMESPACES, ns)),
-            Some(obj) if obj.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating") => {
+            Some(obj) if obj.at(&["status", "phase"]).and_then(Value::as_str) == Some("Terminating") => {
                 Err(ApiError::Forbidden {
                     message: format!("unable to create new content in namespace {ns} because it is being terminated"),
                 })

@@ -1,6 +1,7 @@
 //! Reads: get, list (with selectors, `limit`/`continue` and server-side
 //! tables), watch, and container logs.
 
+use crate::json_path::JsonPath;
 use super::resources::{RequestTarget, ResourceType};
 use super::watch::{event_json, WatchFilter};
 use super::{is_watch, tables, ApiError, ApiRequest, ApiResponse, ApiResult, ApiServer, Method};
@@ -121,7 +122,7 @@ impl ApiServer {
         let pod = self.get(target)?;
         let pod_name = target.name.as_deref().unwrap_or_default();
         let containers: Vec<&str> = pod
-            .pointer("/spec/containers")
+            .at(&["spec", "containers"])
             .and_then(Value::as_array)
             .map(|cs| cs.iter().filter_map(|c| c.get("name").and_then(Value::as_str)).collect())
             .unwrap_or_default();
@@ -143,7 +144,7 @@ impl ApiServer {
             Some(t) => Some(t.parse::<usize>().map_err(|_| ApiError::bad_request(format!("invalid tailLines {t:?}")))?),
             None => None,
         };
-        let uid = pod.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default();
+        let uid = pod.at(&["metadata", "uid"]).and_then(Value::as_str).unwrap_or_default();
         Ok(self.logs.read(uid, &container, tail))
     }
 }

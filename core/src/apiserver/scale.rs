@@ -1,6 +1,7 @@
 //! The scale subresource (`autoscaling/v1` Scale) of Deployments,
 //! ReplicaSets and StatefulSets: what `kubectl scale` and the HPA use.
 
+use crate::json_path::JsonPath;
 use super::resources::RequestTarget;
 use super::{patch, ApiError, ApiRequest, ApiServer};
 use crate::labels::selector_string;
@@ -26,7 +27,7 @@ impl ApiServer {
     }
 
     fn write_scale(&mut self, req: &ApiRequest, target: &RequestTarget, scale: Value, now: Timestamp) -> Result<Value, ApiError> {
-        let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+        let replicas = scale.at(&["spec", "replicas"]).and_then(Value::as_i64).unwrap_or(0);
         if replicas < 0 {
             return Err(ApiError::Invalid {
                 group: "autoscaling".into(),
@@ -38,7 +39,7 @@ impl ApiServer {
         let mut object = (*self.get(target)?).clone();
         object["spec"]["replicas"] = json!(replicas);
         // A Scale that names a resourceVersion is a conditional write of its parent.
-        match scale.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|rv| !rv.is_empty()) {
+        match scale.at(&["metadata", "resourceVersion"]).and_then(Value::as_str).filter(|rv| !rv.is_empty()) {
             Some(rv) => object["metadata"]["resourceVersion"] = json!(rv),
             None => {
                 if let Some(meta) = object["metadata"].as_object_mut() {
@@ -57,7 +58,7 @@ impl ApiServer {
 fn scale_of(object: &Value) -> Value {
     let meta = &object["metadata"];
     let selector = object
-        .pointer("/spec/selector")
+        .at(&["spec", "selector"])
         .and_then(|s| serde_json::from_value::<LabelSelector>(s.clone()).ok())
         .map(|s| selector_string(&s))
         .unwrap_or_default();
@@ -71,9 +72,9 @@ fn scale_of(object: &Value) -> Value {
             "resourceVersion": meta["resourceVersion"],
             "creationTimestamp": meta["creationTimestamp"],
         },
-        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "spec": {"replicas": object.at(&["spec", "replicas"]).cloned().unwrap_or(json!(0))},
         "status": {
-            "replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "replicas": object.at(&["status", "replicas"]).cloned().unwrap_or(json!(0)),
             "selector": selector,
         },
     })

@@ -2,6 +2,7 @@
 //! selectors (`spec.nodeName=n1`), parsed once per request and matched
 //! against stored objects.
 
+use crate::json_path::JsonPath;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -37,7 +38,7 @@ impl LabelSelector {
 
     /// Whether an object's `metadata.labels` satisfy every requirement.
     pub fn matches(&self, object: &Value) -> bool {
-        let labels = object.pointer("/metadata/labels").and_then(Value::as_object);
+        let labels = object.at(&["metadata", "labels"]).and_then(Value::as_object);
         let get = |key: &str| labels.and_then(|l| l.get(key)).and_then(Value::as_str);
         self.0.iter().all(|r| match r {
             Requirement::Equals(k, v) => get(k) == Some(v.as_str()),

@@ -8,6 +8,7 @@
 //! convertor (roles, clusterroles, and anything without a printer here) get its
 //! NAME + CREATED AT columns.
 
+use crate::json_path::JsonPath;
 use serde_json::{json, Map, Value};
 
 /// Builds a meta.k8s.io/v1 Table for `objects` (full JSON objects of one resource, e.g. pods).
@@ -1110,8 +1111,9 @@ fn label_selector(selector: &Value) -> Result<String, ()> {
 
 static NULL: Value = Value::Null;
 
+/// The field at `path`, or null.
 fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
-    path.iter().try_fold(v, |v, key| v.get(key)).unwrap_or(&NULL)
+    v.at(path).unwrap_or(&NULL)
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {

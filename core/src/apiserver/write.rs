@@ -1,6 +1,7 @@
 //! Writes: create (with generateName and address allocation), update of the
 //! object or its status, and the pod-only binding and eviction.
 
+use crate::json_path::JsonPath;
 use super::resources::{RequestTarget, PODS, PRIORITY_CLASSES, SERVICES};
 use super::status::{self, FieldError};
 use super::strategy::{self, Write};
@@ -36,7 +37,7 @@ impl ApiServer {
             // Admission, in kube-apiserver's order: Priority, then DefaultTolerationSeconds.
             // Only the classes it could use: the one it names, or the global defaults.
             let classes_at = PRIORITY_CLASSES.storage_name();
-            let classes: Vec<_> = match body.pointer("/spec/priorityClassName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+            let classes: Vec<_> = match body.at(&["spec", "priorityClassName"]).and_then(Value::as_str).filter(|n| !n.is_empty()) {
                 Some(named) => self.store.get_at(&classes_at, "", named).into_iter().map(|c| strategy::pod::PriorityClassInfo::of(c)).collect(),
                 None => self.store.list(&classes_at, None).filter(|(_, c)| c["globalDefault"] == true).map(|(_, c)| strategy::pod::PriorityClassInfo::of(c)).collect(),
             };
@@ -85,13 +86,13 @@ impl ApiServer {
             Some("status") => strategy::prepare(target.resource, &mut body, Write::UpdateStatus { old: &old }, validation, now)?,
             Some("finalize") => {
                 // Only spec.finalizers may change through /finalize.
-                let finalizers = body.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+                let finalizers = body.at(&["spec", "finalizers"]).cloned().unwrap_or(json!([]));
                 body = (*old).clone();
                 body["spec"]["finalizers"] = finalizers;
                 Vec::new()
             }
             _ => {
-                if old.pointer("/metadata/deletionTimestamp").is_some() {
+                if old.at(&["metadata", "deletionTimestamp"]).is_some() {
                     Self::refuse_new_finalizers(&old, &body)?;
                 }
                 if target.resource.plural == PODS.plural {
@@ -128,7 +129,7 @@ impl ApiServer {
 
     /// An object marked for deletion with no finalizers left and no grace period to wait out.
     pub(super) fn deletion_is_complete(object: &Value) -> bool {
-        let grace = object.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+        let grace = object.at(&["metadata", "deletionGracePeriodSeconds"]).and_then(Value::as_i64).unwrap_or(0);
         object_meta::is_being_deleted(object) && !object_meta::is_held(object) && grace == 0
     }
 
@@ -149,12 +150,12 @@ impl ApiServer {
     fn allocate_service_addresses(&self, service: &mut Value) -> Result<(), ApiError> {
         let storage = SERVICES.storage_name();
         let existing: Vec<&Value> = self.store.list(&storage, None).map(|(_, s)| s.as_ref()).collect();
-        let kind = service.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+        let kind = service.at(&["spec", "type"]).and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
         if kind == "ExternalName" {
             return Ok(());
         }
-        let requested = service.pointer("/spec/clusterIP").and_then(Value::as_str).unwrap_or("").to_string();
-        let used: std::collections::BTreeSet<&str> = existing.iter().filter_map(|s| s.pointer("/spec/clusterIP").and_then(Value::as_str)).collect();
+        let requested = service.at(&["spec", "clusterIP"]).and_then(Value::as_str).unwrap_or("").to_string();
+        let used: std::collections::BTreeSet<&str> = existing.iter().filter_map(|s| s.at(&["spec", "clusterIP"]).and_then(Value::as_str)).collect();
         let ip = match requested.as_str() {
             "None" => "None".to_string(),
             "" => {
@@ -166,7 +167,7 @@ impl ApiServer {
                 return Err(ApiError::Invalid {
                     group: String::new(),
                     kind: "Service".into(),
-                    name: service.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").into(),
+                    name: service.at(&["metadata", "name"]).and_then(Value::as_str).unwrap_or("").into(),
                     causes: vec![FieldError::invalid("spec.clusterIPs", ip, "failed to allocate IP: provided IP is already allocated")],
                 })
             }
@@ -177,10 +178,10 @@ impl ApiServer {
         if kind == "NodePort" || kind == "LoadBalancer" {
             let mut used_ports: std::collections::BTreeSet<i64> = existing
                 .iter()
-                .flat_map(|s| s.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default())
+                .flat_map(|s| s.at(&["spec", "ports"]).and_then(Value::as_array).cloned().unwrap_or_default())
                 .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
                 .collect();
-            for port in service.pointer_mut("/spec/ports").and_then(Value::as_array_mut).into_iter().flatten() {
+            for port in service.at_mut(&["spec", "ports"]).and_then(Value::as_array_mut).into_iter().flatten() {
                 if port.get("nodePort").and_then(Value::as_i64).is_none() {
                     let free = (30000..=32767).find(|p| !used_ports.contains(p)).ok_or_else(|| ApiError::Forbidden { message: "failed to allocate a nodePort: range is full".into() })?;
                     used_ports.insert(free);
@@ -194,20 +195,20 @@ impl ApiServer {
     /// `pods/{name}/binding`: the scheduler's way to set `spec.nodeName`.
     pub(super) fn bind(&mut self, req: &ApiRequest, target: &RequestTarget, now: Timestamp) -> Result<(), ApiError> {
         let body = Self::body_ref(req)?;
-        let node = body.pointer("/target/name").and_then(Value::as_str).unwrap_or("");
+        let node = body.at(&["target", "name"]).and_then(Value::as_str).unwrap_or("");
         let pod_name = target.name.clone().unwrap_or_default();
         if node.is_empty() {
             return Err(ApiError::Invalid { group: String::new(), kind: "Binding".into(), name: pod_name, causes: vec![status::FieldError::required("target.name")] });
         }
         let old = self.get(target)?;
-        if let Some(current) = old.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+        if let Some(current) = old.at(&["spec", "nodeName"]).and_then(Value::as_str).filter(|n| !n.is_empty()) {
             return Err(ApiError::Conflict {
                 resource: PODS.storage_name().into_owned(),
                 name: pod_name.clone(),
                 message: format!("pod {pod_name} is already assigned to node \"{current}\""),
             });
         }
-        if old.pointer("/metadata/deletionTimestamp").is_some() {
+        if old.at(&["metadata", "deletionTimestamp"]).is_some() {
             return Err(ApiError::Conflict { resource: PODS.storage_name().into_owned(), name: pod_name, message: "pod is being deleted".into() });
         }
         let mut pod = (*old).clone();

@@ -2,6 +2,7 @@
 //! annotation (and a label), and the Job's `status.completedIndexes`
 //! lists the succeeded ones as ranges, `"0-2,5"`.
 
+use crate::json_path::JsonPath;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -9,7 +10,7 @@ pub const ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
 
 /// The pod's completion index, if it has a valid one below `completions`.
 pub fn of(pod: &Value, completions: i32) -> Option<i32> {
-    let index = pod.pointer("/metadata/annotations")?.get(ANNOTATION)?.as_str()?.parse::<i32>().ok()?;
+    let index = pod.at(&["metadata", "annotations"])?.get(ANNOTATION)?.as_str()?.parse::<i32>().ok()?;
     (0..completions).contains(&index).then_some(index)
 }
 

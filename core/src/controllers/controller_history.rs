@@ -7,6 +7,7 @@
 //! reusing its revision. Old revisions no pod uses are pruned beyond
 //! `revisionHistoryLimit`.
 
+use crate::json_path::JsonPath;
 use super::ownership::{controller_of, controller_ref, key_of, labels, name, namespace, uid};
 use super::pod_template_hash;
 use super::CONTROLLER_MANAGER;
@@ -42,7 +43,7 @@ pub fn number(revision: &Value) -> i64 {
 
 /// The template a revision holds.
 pub fn template_of(revision: &Value) -> Option<PodTemplateSpec> {
-    serde_json::from_value(revision.pointer("/data/spec/template")?.clone()).ok()
+    serde_json::from_value(revision.at(&["data", "spec", "template"])?.clone()).ok()
 }
 
 /// The hash a revision's pods are labelled with.
@@ -54,7 +55,7 @@ pub fn hash_of(revision: &Value) -> String {
 /// (upstream's getPatch), without the hash label.
 fn data(template: &PodTemplateSpec) -> Value {
     let mut template = serde_json::to_value(pod_template_hash::without_hash(template)).unwrap_or(json!({}));
-    if let Some(labels) = template.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+    if let Some(labels) = template.at_mut(&["metadata", "labels"]).and_then(Value::as_object_mut) {
         labels.remove(HASH_LABEL);
     }
     template["$patch"] = json!("replace");

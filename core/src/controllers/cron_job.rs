@@ -8,6 +8,7 @@
 //! limits are deleted, oldest first. It wakes up at the next scheduled
 //! time, not on a poll.
 
+use crate::json_path::JsonPath;
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::job::{condition, COMPLETE, FAILED};
 use super::ownership::{controller_keys, controller_of, controller_ref, name, namespace, uid, write_status};
@@ -232,7 +233,7 @@ impl Sync<'_> {
                     name: Some(name(&job).to_string()),
                     namespace: Some(namespace(&job).to_string()),
                     uid: Some(uid(&job).to_string()),
-                    resource_version: job.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(String::from),
+                    resource_version: job.at(&["metadata", "resourceVersion"]).and_then(Value::as_str).map(String::from),
                     ..Default::default()
                 };
                 let status = self.status();
@@ -287,10 +288,10 @@ impl Sync<'_> {
         let spec = self.cj.spec.clone().unwrap_or_default();
         let template = serde_json::to_value(&spec.job_template).unwrap_or(json!({}));
         let ns = namespace(&self.value).to_string();
-        let mut annotations = template.pointer("/metadata/annotations").cloned().unwrap_or(json!({}));
+        let mut annotations = template.at(&["metadata", "annotations"]).cloned().unwrap_or(json!({}));
         annotations[SCHEDULED_TIMESTAMP] = json!(schedule.wall_clock(scheduled));
         let mut metadata = json!({"name": job_name, "namespace": ns, "annotations": annotations, "ownerReferences": [controller_ref(&self.value)]});
-        if let Some(labels) = template.pointer("/metadata/labels") {
+        if let Some(labels) = template.at(&["metadata", "labels"]) {
             metadata["labels"] = labels.clone();
         }
         let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": template.get("spec").cloned().unwrap_or(json!({}))});

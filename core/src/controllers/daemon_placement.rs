@@ -8,6 +8,7 @@
 //! ready, unreachable, under pressure, cordoned): a DaemonSet is how a
 //! cluster runs its node agents, which must keep running there.
 
+use crate::json_path::JsonPath;
 use crate::object_meta::{labels, name};
 use crate::scheduler::node_selector::RequiredNodeAffinity;
 use crate::scheduler::plugins::taint_toleration::tolerates;
@@ -66,7 +67,7 @@ impl<'a> DaemonFit<'a> {
         if self.spec.node_name.as_deref().is_some_and(|n| !n.is_empty() && n != node_name) || !self.affinity.matches(node_name, &labels(node)) {
             return nowhere;
         }
-        let taints = node.pointer("/spec/taints").and_then(|t| Vec::<Taint>::deserialize(t).ok()).unwrap_or_default();
+        let taints = node.at(&["spec", "taints"]).and_then(|t| Vec::<Taint>::deserialize(t).ok()).unwrap_or_default();
         let tolerations = self.spec.tolerations.as_deref().unwrap_or_default();
         let untolerated = |effects: &[&str]| -> bool {
             taints.iter().filter(|t| effects.contains(&t.effect.as_str())).any(|taint| !tolerations.iter().any(|t| tolerates(t, taint)))

@@ -11,6 +11,7 @@
 //! resource fit, preemption and the scheduler's explanations apply to
 //! daemon pods too.
 
+use crate::json_path::JsonPath;
 use super::controller_history::{self, hash_of, HASH_LABEL};
 use super::daemon_placement::{add_daemon_tolerations, DaemonFit, Placement};
 use super::events::{EventRecorder, NORMAL, WARNING};
@@ -100,15 +101,15 @@ impl Reconciler for DaemonSetController {
 /// The node a daemon pod is for: its node, or (unscheduled) the one its
 /// node affinity names.
 fn target_node(pod: &Value) -> Option<String> {
-    if let Some(node) = pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()) {
+    if let Some(node) = pod.at(&["spec", "nodeName"]).and_then(Value::as_str).filter(|n| !n.is_empty()) {
         return Some(node.to_string());
     }
-    let terms = pod.pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")?.as_array()?;
+    let terms = pod.at(&["spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"])?.as_array()?;
     terms.iter().flat_map(|t| t["matchFields"].as_array().cloned().unwrap_or_default()).find(|f| f["key"] == "metadata.name" && f["operator"] == "In").and_then(|f| f["values"][0].as_str().map(String::from))
 }
 
 fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("")
+    pod.at(&["status", "phase"]).and_then(Value::as_str).unwrap_or("")
 }
 
 fn hash_label(pod: &Value) -> String {
@@ -117,7 +118,7 @@ fn hash_label(pod: &Value) -> String {
 
 /// Scheduled pods first, then oldest first (podByCreationTimestampAndPhase).
 fn by_age(pods: &mut [Arc<Value>]) {
-    pods.sort_by_key(|p| (p.pointer("/spec/nodeName").is_none(), p.pointer("/metadata/creationTimestamp").and_then(Value::as_str).map(String::from), name(p).to_string()));
+    pods.sort_by_key(|p| (p.at(&["spec", "nodeName"]).is_none(), p.at(&["metadata", "creationTimestamp"]).and_then(Value::as_str).map(String::from), name(p).to_string()));
 }
 
 /// The up-to-date pod and the old one on a node, either possibly absent.
@@ -423,7 +424,7 @@ impl Sync<'_> {
             "desiredNumberScheduled": desired,
             "numberMisscheduled": misscheduled,
             "numberReady": ready,
-            "observedGeneration": self.value.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            "observedGeneration": self.value.at(&["metadata", "generation"]).cloned().unwrap_or(json!(1)),
             "updatedNumberScheduled": updated,
         });
         for (field, count) in [("numberAvailable", available), ("numberUnavailable", desired - available), ("collisionCount", collision_count)] {

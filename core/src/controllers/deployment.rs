@@ -10,6 +10,7 @@
 //! The arithmetic is in `rollout`, the status in `rollout_status`; this file
 //! is the order of the steps and the writes.
 
+use crate::json_path::JsonPath;
 use super::replica_set::selector_of;
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{claim, controller_keys, controller_of, controller_ref, is_being_deleted, labels, uid, write_status};
@@ -109,7 +110,7 @@ fn pod_gone(store: &Store, event: &StoreEvent, keys: &mut Vec<ObjectKey>) {
     let rs_key = ObjectKey::new(REPLICA_SETS.storage_name(), ns, rs_ref["name"].as_str().unwrap_or(""));
     let Some(d_ref) = store.get(&rs_key).and_then(|rs| controller_of(rs).cloned()).filter(|r| r["kind"] == "Deployment") else { return };
     let d_key = ObjectKey::new(DEPLOYMENTS.storage_name(), ns, d_ref["name"].as_str().unwrap_or(""));
-    let recreate = store.get(&d_key).is_some_and(|d| d.pointer("/spec/strategy/type") == Some(&json!("Recreate")));
+    let recreate = store.get(&d_key).is_some_and(|d| d.at(&["spec", "strategy", "type"]) == Some(&json!("Recreate")));
     if recreate {
         keys.push(d_key);
     }
@@ -561,7 +562,7 @@ impl Sync<'_> {
         let old_uids: Vec<String> = old.iter().filter_map(|i| self.rss[*i].metadata.uid.clone()).collect();
         let (ns, pods) = (self.d.metadata.namespace.clone().unwrap_or_default(), PODS.storage_name());
         let running = self.api.store().list(&pods, Some(&ns)).any(|(_, pod)| {
-            let finished = matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+            let finished = matches!(pod.at(&["status", "phase"]).and_then(Value::as_str), Some("Succeeded" | "Failed"));
             !finished && controller_of(pod).is_some_and(|r| old_uids.iter().any(|u| r["uid"] == u.as_str()))
         });
         running
@@ -604,7 +605,7 @@ impl Sync<'_> {
         let name = self.d.metadata.name.clone().unwrap_or_default();
         let path = DEPLOYMENTS.path(Some(&ns), Some(&name));
         let revision = self.d.metadata.annotations.as_ref().and_then(|a| a.get(REVISION)).cloned();
-        let stored_revision = self.value.pointer("/metadata/annotations").and_then(|a| a.get(REVISION)).and_then(Value::as_str).map(String::from);
+        let stored_revision = self.value.at(&["metadata", "annotations"]).and_then(|a| a.get(REVISION)).and_then(Value::as_str).map(String::from);
         if revision.is_some() && revision != stored_revision {
             let patch = json!({"metadata": {"annotations": {REVISION: revision}}});
             self.api.handle(&ApiRequest::patch(&path, "application/merge-patch+json", patch).as_user(CONTROLLER_MANAGER), self.now);

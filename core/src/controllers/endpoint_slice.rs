@@ -6,6 +6,7 @@
 //! stays listed (not ready) until it is gone. A Service with no pods keeps
 //! one empty placeholder slice.
 
+use crate::json_path::JsonPath;
 use super::ownership::{controller_of, controller_ref, labels, name, namespace, path_of, uid};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::service_backends::{by_ports, selector, services_for_pod, Backend};
@@ -97,7 +98,7 @@ fn apply(api: &mut ApiServer, service: &Value, existing: Vec<Arc<Value>>, wanted
     let mut slice_labels = labels(service);
     slice_labels.insert(SERVICE_NAME_LABEL.into(), name(service).to_string());
     slice_labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY.into());
-    if service.pointer("/spec/clusterIP") == Some(&json!("None")) {
+    if service.at(&["spec", "clusterIP"]) == Some(&json!("None")) {
         slice_labels.insert(super::endpoints::HEADLESS_LABEL.into(), String::new());
     }
     let mut existing = existing.into_iter();

@@ -5,6 +5,7 @@
 //! are left out. A Service without a selector keeps the Endpoints its user
 //! writes; a deleted Service's Endpoints go.
 
+use crate::json_path::JsonPath;
 use super::ownership::{labels, name, namespace, path_of};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::service_backends::{by_ports, selector, services_for_pod};
@@ -53,7 +54,7 @@ impl Reconciler for EndpointsController {
         }
         let subsets = subsets(ctx.api.store(), &service);
         let mut endpoint_labels = labels(&service);
-        if service.pointer("/spec/clusterIP") == Some(&json!("None")) {
+        if service.at(&["spec", "clusterIP"]) == Some(&json!("None")) {
             endpoint_labels.insert(HEADLESS_LABEL.into(), String::new());
         }
         let unchanged = existing.as_ref().is_some_and(|e| e.get("subsets").unwrap_or(&json!([])) == &subsets && labels(e) == endpoint_labels);

@@ -3,6 +3,7 @@
 //! event is counted on the Event already written instead of piling up new
 //! ones, as client-go's event correlator does.
 
+use crate::json_path::JsonPath;
 use super::CONTROLLER_MANAGER;
 use crate::apiserver::resources::EVENTS;
 use crate::apiserver::{ApiRequest, ApiServer};
@@ -75,7 +76,7 @@ impl EventRecorder {
         });
         let request = ApiRequest::post(EVENTS.path(Some(&namespace), None), event).as_user(CONTROLLER_MANAGER);
         let response = api.handle(&request, now).into_response();
-        if let Some(written) = response.json_body().and_then(|b| b.pointer("/metadata/name")).and_then(Value::as_str) {
+        if let Some(written) = response.json_body().and_then(|b| b.at(&["metadata", "name"])).and_then(Value::as_str) {
             if self.written.len() >= REMEMBERED {
                 self.written.clear();
             }
@@ -94,9 +95,9 @@ pub fn events_about(api: &ApiServer, namespace: &str, name: &str) -> Vec<(String
         .store()
         .list(&resource, Some(namespace))
         .map(|(_, e)| e.as_ref())
-        .filter(|e| e.pointer("/involvedObject/name").and_then(Value::as_str) == Some(name))
+        .filter(|e| e.at(&["involvedObject", "name"]).and_then(Value::as_str) == Some(name))
         .collect();
-    events.sort_by_key(|e| e.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|r| r.parse::<u64>().ok()));
+    events.sort_by_key(|e| e.at(&["metadata", "resourceVersion"]).and_then(Value::as_str).and_then(|r| r.parse::<u64>().ok()));
     events.iter().map(|e| (text(&e["type"]), text(&e["reason"]), text(&e["message"]), e["count"].as_i64().unwrap_or(1))).collect()
 }
 

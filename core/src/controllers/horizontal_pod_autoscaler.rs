@@ -10,6 +10,7 @@
 //! Resource metrics (cpu, memory) are served, as Utilization of the pods'
 //! requests or as AverageValue; other metric types are refused at the API.
 
+use crate::json_path::JsonPath;
 use crate::apiserver::transition_time;
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{is_being_deleted, labels, name, namespace, write_status};
@@ -129,7 +130,7 @@ impl Sync<'_, '_> {
             .get(&ObjectKey::new(resource.storage_name(), ns, reference.name.as_str()))
             .ok_or_else(|| format!("{}.{} \"{}\" not found", resource.plural, resource.group, reference.name))?;
         let selector = selector_of(target).unwrap_or_default();
-        let replicas = target.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1) as i32;
+        let replicas = target.at(&["spec", "replicas"]).and_then(Value::as_i64).unwrap_or(1) as i32;
         Ok(Scale { path: format!("{}/scale", resource.path(Some(ns), Some(&reference.name))), replicas, selector })
     }
 
@@ -240,7 +241,7 @@ impl Sync<'_, '_> {
 
     fn write_status(&mut self, current: Option<i32>, desired: Option<i32>, rescaled: bool) {
         let now = self.ctx.now;
-        let previous: Vec<Value> = self.value.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let previous: Vec<Value> = self.value.at(&["status", "conditions"]).and_then(Value::as_array).cloned().unwrap_or_default();
         let conditions: Vec<Value> = self
             .conditions
             .iter()
@@ -254,7 +255,7 @@ impl Sync<'_, '_> {
             "currentReplicas": current.or_else(|| old["currentReplicas"].as_i64().map(|c| c as i32)).unwrap_or(0),
             "desiredReplicas": desired.or(current).unwrap_or(0),
             "conditions": conditions,
-            "observedGeneration": self.value.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            "observedGeneration": self.value.at(&["metadata", "generation"]).cloned().unwrap_or(json!(1)),
         });
         if !self.metrics.is_empty() {
             status["currentMetrics"] = json!(self.metrics);
@@ -275,12 +276,12 @@ fn format_value(resource: &str, value: i64) -> String {
 
 /// What the calculator needs to know of one pod.
 fn sample(pod: &Value, resource: &str, metrics: &ResourceMetrics) -> PodSample {
-    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+    let phase = pod.at(&["status", "phase"]).and_then(Value::as_str).unwrap_or("");
     // CPU of a pod not ready yet is not trusted (it is starting up); memory is.
     let counted = phase == "Running" && (is_ready(pod) || resource != "cpu");
     let request_at = format!("/resources/requests/{resource}");
     let requests: Option<Vec<i64>> = pod
-        .pointer("/spec/containers")
+        .at(&["spec", "containers"])
         .and_then(Value::as_array)
         .map(|cs| cs.iter().map(|c| c.pointer(&request_at).and_then(Value::as_str).map(|q| quantity::parse_resource(resource, q).unwrap_or(0))).collect::<Option<Vec<i64>>>())
         .unwrap_or_default();

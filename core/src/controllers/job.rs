@@ -16,6 +16,7 @@
 //! pods are then deleted), and `Complete` or `Failed` once none of its pods
 //! is still terminating.
 
+use crate::json_path::JsonPath;
 use super::completion_index::{self, ANNOTATION as INDEX_ANNOTATION};
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::job_backoff::BackoffRecord;
@@ -185,7 +186,7 @@ fn ensure_condition(status: &mut JobStatus, type_: &str, value: &str, reason: &s
 }
 
 fn phase(pod: &Value) -> &str {
-    pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("")
+    pod.at(&["status", "phase"]).and_then(Value::as_str).unwrap_or("")
 }
 
 /// One sync of one Job.
@@ -354,7 +355,7 @@ impl Sync<'_> {
         let restarts: i64 = pods
             .iter()
             .filter(|p| matches!(phase(p), "Running" | "Pending"))
-            .flat_map(|p| p.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default())
+            .flat_map(|p| p.at(&["status", "containerStatuses"]).and_then(Value::as_array).cloned().unwrap_or_default())
             .map(|c| c["restartCount"].as_i64().unwrap_or(0))
             .sum();
         if limit == 0 {
@@ -431,7 +432,7 @@ impl Sync<'_> {
         let completions = self.spec().completions.unwrap_or(0);
         let mut seen = BTreeSet::new();
         let mut by_age = counts.active.clone();
-        by_age.sort_by_key(|p| (p.pointer("/metadata/creationTimestamp").and_then(Value::as_str).map(String::from), name(p).to_string()));
+        by_age.sort_by_key(|p| (p.at(&["metadata", "creationTimestamp"]).and_then(Value::as_str).map(String::from), name(p).to_string()));
         by_age
             .into_iter()
             .filter(|p| match completion_index::of(p, completions) {
@@ -453,14 +454,14 @@ impl Sync<'_> {
         let ns = namespace(&self.value).to_string();
         // The stored template, as it is: no typed round trip for every pod.
         let job = self.value.clone();
-        let template = job.pointer("/spec/template").unwrap_or(&Value::Null);
+        let template = job.at(&["spec", "template"]).unwrap_or(&Value::Null);
         let mut metadata = json!({"namespace": ns, "ownerReferences": [controller_ref(&self.value)]});
         for field in ["labels", "annotations"] {
             if let Some(value) = template.pointer(&format!("/metadata/{field}")) {
                 metadata[field] = value.clone();
             }
         }
-        let mut held = template.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut held = template.at(&["metadata", "finalizers"]).and_then(Value::as_array).cloned().unwrap_or_default();
         held.push(json!(TRACKING_FINALIZER));
         metadata["finalizers"] = json!(held);
         let mut spec = template.get("spec").cloned().unwrap_or(json!({}));

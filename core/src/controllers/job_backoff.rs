@@ -4,6 +4,7 @@
 //! documentation still says six). The record lives in the controller's
 //! memory, as upstream's backoff store does: a restart forgets it.
 
+use crate::json_path::JsonPath;
 use super::pod_readiness::ready_since;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
@@ -52,22 +53,22 @@ pub fn delay(failures: u32) -> SignedDuration {
 /// when it was created.
 pub fn finished_at(pod: &Value) -> Timestamp {
     let time = |v: Option<&Value>| v.and_then(Value::as_str).and_then(|s| s.parse::<Timestamp>().ok());
-    let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array);
-    let exits: Option<Vec<Timestamp>> = statuses.filter(|s| !s.is_empty()).and_then(|s| s.iter().map(|c| time(c.pointer("/state/terminated/finishedAt"))).collect());
+    let statuses = pod.at(&["status", "containerStatuses"]).and_then(Value::as_array);
+    let exits: Option<Vec<Timestamp>> = statuses.filter(|s| !s.is_empty()).and_then(|s| s.iter().map(|c| time(c.at(&["state", "terminated", "finishedAt"]))).collect());
     if let Some(latest) = exits.and_then(|e| e.into_iter().max()) {
         return latest;
     }
-    let not_ready = pod.pointer("/status/conditions").and_then(Value::as_array).and_then(|cs| cs.iter().find(|c| c["type"] == "Ready" && c["status"] == "False"));
+    let not_ready = pod.at(&["status", "conditions"]).and_then(Value::as_array).and_then(|cs| cs.iter().find(|c| c["type"] == "Ready" && c["status"] == "False"));
     if let Some(t) = time(not_ready.and_then(|c| c.get("lastTransitionTime"))) {
         return t;
     }
     if ready_since(pod).is_none() {
-        if let Some(deleted) = time(pod.pointer("/metadata/deletionTimestamp")) {
-            let grace = pod.pointer("/metadata/deletionGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(0);
+        if let Some(deleted) = time(pod.at(&["metadata", "deletionTimestamp"])) {
+            let grace = pod.at(&["metadata", "deletionGracePeriodSeconds"]).and_then(Value::as_i64).unwrap_or(0);
             return deleted - SignedDuration::from_secs(grace);
         }
     }
-    time(pod.pointer("/metadata/creationTimestamp")).unwrap_or(Timestamp::UNIX_EPOCH)
+    time(pod.at(&["metadata", "creationTimestamp"])).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 #[cfg(test)]

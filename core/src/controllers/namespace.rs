@@ -5,6 +5,7 @@
 //! which lets the namespace go. Pods on a node go when their kubelet has
 //! stopped them, so a namespace with running pods takes that long.
 
+use crate::json_path::JsonPath;
 use super::ownership::{finalizers, is_being_deleted, path_of};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::CONTROLLER_MANAGER;
@@ -83,14 +84,14 @@ impl NamespaceController {
         let remaining = Remaining::of(api.store(), name);
         if remaining.resources.is_empty() {
             let mut finalized = (*namespace).clone();
-            let kept: Vec<Value> = namespace.pointer("/spec/finalizers").and_then(Value::as_array).into_iter().flatten().filter(|f| *f != FINALIZER).cloned().collect();
+            let kept: Vec<Value> = namespace.at(&["spec", "finalizers"]).and_then(Value::as_array).into_iter().flatten().filter(|f| *f != FINALIZER).cloned().collect();
             finalized["spec"]["finalizers"] = json!(kept);
             let path = format!("{}/finalize", NAMESPACES.path(None, Some(name)));
             api.handle(&ApiRequest::put(path, finalized).as_user(CONTROLLER_MANAGER), now);
             return;
         }
-        let conditions = remaining.conditions(namespace.pointer("/status/conditions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]), now);
-        if namespace.pointer("/status/conditions") != Some(&conditions) {
+        let conditions = remaining.conditions(namespace.at(&["status", "conditions"]).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]), now);
+        if namespace.at(&["status", "conditions"]) != Some(&conditions) {
             let mut updated = (*namespace).clone();
             updated["status"]["conditions"] = conditions;
             let path = format!("{}/status", NAMESPACES.path(None, Some(name)));

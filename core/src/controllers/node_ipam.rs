@@ -4,6 +4,7 @@
 //! that no other node holds. Its kubelet gives each pod an address from it
 //! (`kubelet::pod_network`), so pod IPs never clash across nodes.
 
+use crate::json_path::JsonPath;
 use super::events::{EventRecorder, WARNING};
 use super::node_lifecycle::USER;
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
@@ -28,7 +29,7 @@ impl Default for NodeIpam {
 }
 
 fn pod_cidr(node: &Value) -> Option<&str> {
-    node.pointer("/spec/podCIDR").and_then(Value::as_str).filter(|c| !c.is_empty())
+    node.at(&["spec", "podCIDR"]).and_then(Value::as_str).filter(|c| !c.is_empty())
 }
 
 /// The third octet of a /24 in 10.244.0.0/16.

@@ -15,6 +15,7 @@
 //! sees it change, not by the time written in it, as upstream does against
 //! clock skew between machines.
 
+use crate::json_path::JsonPath;
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::pod_readiness::is_ready;
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
@@ -78,7 +79,7 @@ impl NodeLifecycle {
 }
 
 fn condition<'a>(node: &'a Value, type_: &str) -> Option<&'a Value> {
-    node.pointer("/status/conditions").and_then(Value::as_array).and_then(|cs| cs.iter().find(|c| c["type"] == type_))
+    node.at(&["status", "conditions"]).and_then(Value::as_array).and_then(|cs| cs.iter().find(|c| c["type"] == type_))
 }
 
 fn ready_status(node: &Value) -> &str {
@@ -114,7 +115,7 @@ impl Reconciler for NodeLifecycle {
         let now = ctx.now;
         let lease = ctx.api.store().get(&ObjectKey::new(LEASES.storage_name(), LEASE_NAMESPACE, key.name.as_str())).cloned();
         let heartbeat = condition(&node, "Ready").and_then(|c| c["lastHeartbeatTime"].as_str()).map(String::from);
-        let renew = lease.as_ref().and_then(|l| l.pointer("/spec/renewTime")).and_then(Value::as_str).map(String::from);
+        let renew = lease.as_ref().and_then(|l| l.at(&["spec", "renewTime"])).and_then(Value::as_str).map(String::from);
         let ready = ready_status(&node).to_string();
         let health = self.health.entry(key.name.clone()).or_insert(Health { heartbeat: heartbeat.clone(), renew: renew.clone(), probe: now, ready: ready.clone() });
         if health.heartbeat != heartbeat || health.renew != renew {
@@ -150,7 +151,7 @@ impl NodeLifecycle {
         if was != "True" || is == "True" {
             return;
         }
-        let pods: Vec<Value> = api.store().list(&PODS.storage_name(), None).filter(|(_, p)| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(name)).map(|(_, p)| (**p).clone()).collect();
+        let pods: Vec<Value> = api.store().list(&PODS.storage_name(), None).filter(|(_, p)| p.at(&["spec", "nodeName"]).and_then(Value::as_str) == Some(name)).map(|(_, p)| (**p).clone()).collect();
         for mut pod in pods {
             if !is_ready(&pod) {
                 continue;
@@ -178,10 +179,10 @@ fn reconcile_taints(api: &mut ApiServer, node: &Value, now: Timestamp) {
             wanted.push((taint, "NoSchedule"));
         }
     }
-    if node.pointer("/spec/unschedulable") == Some(&json!(true)) {
+    if node.at(&["spec", "unschedulable"]) == Some(&json!(true)) {
         wanted.push(("node.kubernetes.io/unschedulable", "NoSchedule"));
     }
-    let taints = node.pointer("/spec/taints").and_then(Value::as_array).cloned().unwrap_or_default();
+    let taints = node.at(&["spec", "taints"]).and_then(Value::as_array).cloned().unwrap_or_default();
     let mut kept: Vec<Value> = taints
         .iter()
         .filter(|t| !owned(t["key"].as_str().unwrap_or("")) || wanted.iter().any(|(k, e)| t["key"] == *k && t["effect"] == *e))
@@ -208,7 +209,7 @@ fn mark_unknown(api: &mut ApiServer, name: &str, never_posted: bool, now: Timest
     } else {
         ("NodeStatusUnknown", "Kubelet stopped posting node status.")
     };
-    let types: Vec<String> = node.pointer("/status/conditions").and_then(Value::as_array).into_iter().flatten().filter_map(|c| c["type"].as_str().map(String::from)).collect();
+    let types: Vec<String> = node.at(&["status", "conditions"]).and_then(Value::as_array).into_iter().flatten().filter_map(|c| c["type"].as_str().map(String::from)).collect();
     for type_ in types.iter().map(String::as_str).chain(never_posted.then_some("Ready")) {
         let heartbeat = condition(&node, type_).and_then(|c| c.get("lastHeartbeatTime")).cloned().unwrap_or(Value::Null);
         set_condition(&mut node, json!({

@@ -5,6 +5,7 @@
 //! relabelling a pod takes it out of its ReplicaSet and a bare pod with the
 //! right labels is taken in.
 
+use crate::json_path::JsonPath;
 use super::CONTROLLER_MANAGER;
 pub use crate::object_meta::{finalizers, is_being_deleted, labels, name, namespace, uid};
 use crate::apiserver::resources::{ResourceType, ALL};
@@ -15,7 +16,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub fn owner_references(object: &Value) -> &[Value] {
-    object.pointer("/metadata/ownerReferences").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    object.at(&["metadata", "ownerReferences"]).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
 }
 
 /// The owner reference marked `controller: true`, if any.

@@ -5,6 +5,7 @@
 //! with a DisruptionTarget condition saying why. A pod being deleted that
 //! was never scheduled goes at once too.
 
+use crate::json_path::JsonPath;
 use super::ownership::{is_being_deleted, key_of, name, namespace};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
 use super::CONTROLLER_MANAGER;
@@ -26,7 +27,7 @@ pub struct PodGarbageCollector {
 }
 
 fn node_of(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty())
+    pod.at(&["spec", "nodeName"]).and_then(Value::as_str).filter(|n| !n.is_empty())
 }
 
 fn pods_on(store: &Store, node: &str) -> Vec<ObjectKey> {
@@ -90,7 +91,7 @@ fn force_delete(api: &mut ApiServer, pod: &Value, reason: Option<&str>, now: Tim
     let path = PODS.path(Some(namespace(pod)), Some(name(pod)));
     if let Some(message) = reason {
         let mut marked = pod.clone();
-        let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+        let phase = pod.at(&["status", "phase"]).and_then(Value::as_str).unwrap_or("");
         if !matches!(phase, "Succeeded" | "Failed") {
             marked["status"]["phase"] = json!("Failed");
         }

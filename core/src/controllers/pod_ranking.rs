@@ -5,6 +5,7 @@
 //! doubled up on a node with their siblings, the more recently ready, the
 //! more restarted, and finally the newer.
 
+use crate::json_path::JsonPath;
 use super::pod_readiness::{is_active, is_ready, ready_since};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -29,11 +30,11 @@ pub fn in_deletion_order(pods: &[Arc<Value>], related: &[Arc<Value>]) -> Vec<Arc
 }
 
 fn node_of(pod: &Value) -> &str {
-    pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("")
+    pod.at(&["spec", "nodeName"]).and_then(Value::as_str).unwrap_or("")
 }
 
 fn phase_order(pod: &Value) -> u8 {
-    match pod.pointer("/status/phase").and_then(Value::as_str) {
+    match pod.at(&["status", "phase"]).and_then(Value::as_str) {
         Some("Unknown") => 1,
         Some("Running") => 2,
         _ => 0,
@@ -41,16 +42,16 @@ fn phase_order(pod: &Value) -> u8 {
 }
 
 fn deletion_cost(pod: &Value) -> i64 {
-    pod.pointer("/metadata/annotations").and_then(|a| a.get(DELETION_COST)).and_then(Value::as_str).and_then(|c| c.parse().ok()).unwrap_or(0)
+    pod.at(&["metadata", "annotations"]).and_then(|a| a.get(DELETION_COST)).and_then(Value::as_str).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
 fn restarts(pod: &Value) -> i64 {
-    let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array);
+    let statuses = pod.at(&["status", "containerStatuses"]).and_then(Value::as_array);
     statuses.into_iter().flatten().filter_map(|c| c["restartCount"].as_i64()).max().unwrap_or(0)
 }
 
 fn created(pod: &Value) -> Option<Timestamp> {
-    pod.pointer("/metadata/creationTimestamp")?.as_str()?.parse().ok()
+    pod.at(&["metadata", "creationTimestamp"])?.as_str()?.parse().ok()
 }
 
 /// "Later first", with an unknown time first of all (as `afterOrZero`).

@@ -3,17 +3,18 @@
 //! ReplicaSet status, and through it every rollout decision, is made of
 //! these three counts.
 
+use crate::json_path::JsonPath;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 /// Counted by its controller: not Succeeded or Failed, not being deleted.
 pub fn is_active(pod: &Value) -> bool {
-    let phase = pod.pointer("/status/phase").and_then(Value::as_str);
-    !matches!(phase, Some("Succeeded" | "Failed")) && pod.pointer("/metadata/deletionTimestamp").is_none_or(Value::is_null)
+    let phase = pod.at(&["status", "phase"]).and_then(Value::as_str);
+    !matches!(phase, Some("Succeeded" | "Failed")) && pod.at(&["metadata", "deletionTimestamp"]).is_none_or(Value::is_null)
 }
 
 fn ready_condition(pod: &Value) -> Option<&Value> {
-    pod.pointer("/status/conditions")?.as_array()?.iter().find(|c| c["type"] == "Ready")
+    pod.at(&["status", "conditions"])?.as_array()?.iter().find(|c| c["type"] == "Ready")
 }
 
 pub fn is_ready(pod: &Value) -> bool {

@@ -6,6 +6,7 @@
 //! for its writes to be observed (upstream's "expectations"): it reads the
 //! store it writes, so what it sees is never stale.
 
+use crate::json_path::JsonPath;
 use super::events::EventRecorder;
 use super::ownership::{claim, controller_of, controller_ref, is_being_deleted, labels, name, uid, write_status};
 use super::pod_readiness::{available_from, is_active, is_available, is_ready};
@@ -117,7 +118,7 @@ impl ReplicaSetController {
 
     /// Creates or deletes pods until there are `spec.replicas`.
     fn manage_replicas(&mut self, api: &mut ApiServer, rs: &Value, pods: &[Arc<Value>], now: Timestamp) -> Option<Failure> {
-        let want = rs.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1) as usize;
+        let want = rs.at(&["spec", "replicas"]).and_then(Value::as_u64).unwrap_or(1) as usize;
         if pods.len() < want {
             let pod = pod_from_template(rs);
             for _ in 0..(want - pods.len()).min(BURST) {
@@ -139,16 +140,16 @@ impl ReplicaSetController {
 
 /// The `spec.selector` of a ReplicaSet or Deployment, read in place.
 pub fn selector_of(object: &Value) -> Option<LabelSelector> {
-    LabelSelector::deserialize(object.pointer("/spec/selector")?).ok()
+    LabelSelector::deserialize(object.at(&["spec", "selector"])?).ok()
 }
 
 fn min_ready_seconds(rs: &Value) -> i32 {
-    rs.pointer("/spec/minReadySeconds").and_then(Value::as_i64).unwrap_or(0) as i32
+    rs.at(&["spec", "minReadySeconds"]).and_then(Value::as_i64).unwrap_or(0) as i32
 }
 
 /// A pod as the template describes it, controlled by the ReplicaSet.
 fn pod_from_template(rs: &Value) -> Value {
-    let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let template = rs.at(&["spec", "template"]).cloned().unwrap_or(json!({}));
     let mut metadata = json!({
         "generateName": format!("{}-", name(rs)),
         "namespace": super::ownership::namespace(rs),
@@ -182,9 +183,9 @@ fn related_pods(store: &Store, rs: &Value) -> Vec<Arc<Value>> {
 /// The status the ReplicaSet should report for `pods` (its active pods).
 /// Zero counts are left out, as Kubernetes' `omitempty` does.
 fn calculate_status(rs: &Value, pods: &[Arc<Value>], failure: Option<Failure>, now: Timestamp) -> Value {
-    let template_labels = rs.pointer("/spec/template/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+    let template_labels = rs.at(&["spec", "template", "metadata", "labels"]).and_then(Value::as_object).cloned().unwrap_or_default();
     let min_ready = min_ready_seconds(rs);
-    let fully_labeled = pods.iter().filter(|p| template_labels.iter().all(|(k, v)| p.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v))).count();
+    let fully_labeled = pods.iter().filter(|p| template_labels.iter().all(|(k, v)| p.at(&["metadata", "labels"]).and_then(|l| l.get(k)) == Some(v))).count();
     let ready = pods.iter().filter(|p| is_ready(p)).count();
     let available = pods.iter().filter(|p| is_available(p, min_ready, now)).count();
     let mut status = json!({"replicas": pods.len()});
@@ -193,11 +194,11 @@ fn calculate_status(rs: &Value, pods: &[Arc<Value>], failure: Option<Failure>, n
             status[field] = json!(count);
         }
     }
-    if let Some(generation) = rs.pointer("/metadata/generation").and_then(Value::as_i64) {
+    if let Some(generation) = rs.at(&["metadata", "generation"]).and_then(Value::as_i64) {
         status["observedGeneration"] = json!(generation);
     }
     // A failure is reported once and kept until a sync succeeds.
-    let mut conditions: Vec<Value> = rs.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut conditions: Vec<Value> = rs.at(&["status", "conditions"]).and_then(Value::as_array).cloned().unwrap_or_default();
     let has_failure = conditions.iter().any(|c| c["type"] == "ReplicaFailure");
     match failure {
         Some(f) if !has_failure => conditions.push(json!({"type": "ReplicaFailure", "status": "True", "reason": f.reason, "message": f.message, "lastTransitionTime": Time(now)})),

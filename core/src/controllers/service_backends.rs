@@ -4,6 +4,7 @@
 //! on it (a `targetPort` number as it is, a name looked up among the pod's
 //! container ports).
 
+use crate::json_path::JsonPath;
 use super::ownership::{is_being_deleted, name, namespace, uid};
 use super::pod_readiness::is_ready;
 use crate::apiserver::resources::{PODS, SERVICES};
@@ -33,12 +34,12 @@ pub struct Backend {
 /// user's). Read where it is stored: it is matched against every pod on
 /// every pod change.
 pub fn selector(service: &Value) -> Option<&Map<String, Value>> {
-    service.pointer("/spec/selector").and_then(Value::as_object).filter(|s| !s.is_empty())
+    service.at(&["spec", "selector"]).and_then(Value::as_object).filter(|s| !s.is_empty())
 }
 
 /// Whether a Service's selector picks `pod`.
 fn selects(selector: &Map<String, Value>, pod: &Value) -> bool {
-    let labels = pod.pointer("/metadata/labels").and_then(Value::as_object);
+    let labels = pod.at(&["metadata", "labels"]).and_then(Value::as_object);
     selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
@@ -57,7 +58,7 @@ pub fn services_for_pod(event: &StoreEvent, store: &Store, keys: &mut Vec<Object
 fn target_port(service_port: &Value, pod: &Value) -> Option<i32> {
     match service_port.get("targetPort") {
         Some(Value::String(port_name)) => pod
-            .pointer("/spec/containers")?
+            .at(&["spec", "containers"])?
             .as_array()?
             .iter()
             .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
@@ -75,16 +76,16 @@ fn target_port(service_port: &Value, pod: &Value) -> Option<i32> {
 /// addresses that are not ready.
 fn backends(store: &Store, service: &Value, include_terminating: bool) -> Vec<Backend> {
     let Some(selector) = selector(service) else { return Vec::new() };
-    let publish_not_ready = service.pointer("/spec/publishNotReadyAddresses") == Some(&json!(true));
+    let publish_not_ready = service.at(&["spec", "publishNotReadyAddresses"]) == Some(&json!(true));
     let service_name = name(service);
-    let ports: Vec<Value> = service.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ports: Vec<Value> = service.at(&["spec", "ports"]).and_then(Value::as_array).cloned().unwrap_or_default();
     let mut found = Vec::new();
     for (_, pod) in store.list(&PODS.storage_name(), Some(namespace(service))) {
         if !selects(selector, pod) {
             continue;
         }
-        let Some(ip) = pod.pointer("/status/podIP").and_then(Value::as_str).filter(|ip| !ip.is_empty()) else { continue };
-        let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+        let Some(ip) = pod.at(&["status", "podIP"]).and_then(Value::as_str).filter(|ip| !ip.is_empty()) else { continue };
+        let phase = pod.at(&["status", "phase"]).and_then(Value::as_str).unwrap_or("");
         let terminating = is_being_deleted(pod);
         if matches!(phase, "Succeeded" | "Failed") || (terminating && !include_terminating && !publish_not_ready) {
             continue;
@@ -98,7 +99,7 @@ fn backends(store: &Store, service: &Value, include_terminating: bool) -> Vec<Ba
 /// The backends grouped by the ports they serve (pods may resolve a named
 /// port differently); a pod without any of the Service's ports is left out.
 pub fn by_ports(store: &Store, service: &Value, include_terminating: bool) -> BTreeMap<Vec<PodPort>, Vec<Backend>> {
-    let has_ports = service.pointer("/spec/ports").and_then(Value::as_array).is_some_and(|p| !p.is_empty());
+    let has_ports = service.at(&["spec", "ports"]).and_then(Value::as_array).is_some_and(|p| !p.is_empty());
     let mut groups: BTreeMap<Vec<PodPort>, Vec<Backend>> = BTreeMap::new();
     for backend in backends(store, service, include_terminating) {
         if has_ports && backend.ports.is_empty() {
@@ -113,12 +114,12 @@ pub fn by_ports(store: &Store, service: &Value, include_terminating: bool) -> BT
 
 fn backend(pod: &Arc<Value>, ip: &str, terminating: bool, publish_not_ready: bool, service_name: &str, ports: &[Value]) -> Backend {
     let ready = publish_not_ready || is_ready(pod);
-    let hostname = pod.pointer("/spec/hostname").and_then(Value::as_str).filter(|_| pod.pointer("/spec/subdomain").and_then(Value::as_str) == Some(service_name));
+    let hostname = pod.at(&["spec", "hostname"]).and_then(Value::as_str).filter(|_| pod.at(&["spec", "subdomain"]).and_then(Value::as_str) == Some(service_name));
     Backend {
         ip: ip.to_string(),
         ready,
         terminating,
-        node_name: pod.pointer("/spec/nodeName").and_then(Value::as_str).map(String::from),
+        node_name: pod.at(&["spec", "nodeName"]).and_then(Value::as_str).map(String::from),
         hostname: hostname.map(String::from),
         target_ref: json!({"kind": "Pod", "namespace": namespace(pod), "name": name(pod), "uid": uid(pod)}),
         ports: ports

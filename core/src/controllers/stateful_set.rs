@@ -11,6 +11,7 @@
 //!
 //! volumeClaimTemplates are refused by validation: this cluster has no volumes.
 
+use crate::json_path::JsonPath;
 use super::controller_history::{self, template_of};
 use super::events::{EventRecorder, NORMAL, WARNING};
 use super::ownership::{claim, controller_keys, controller_ref, is_being_deleted, labels, name, write_status};
@@ -78,11 +79,11 @@ fn revision_label(pod: &Value) -> String {
 }
 
 fn is_terminal(pod: &Value) -> bool {
-    matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"))
+    matches!(pod.at(&["status", "phase"]).and_then(Value::as_str), Some("Succeeded" | "Failed"))
 }
 
 fn is_running_and_ready(pod: &Value) -> bool {
-    pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running") && is_ready(pod)
+    pod.at(&["status", "phase"]).and_then(Value::as_str) == Some("Running") && is_ready(pod)
 }
 
 struct Sync<'a> {
@@ -290,7 +291,7 @@ impl Sync<'_> {
             current_replicas = updated_replicas;
         }
         let mut status = json!({
-            "observedGeneration": self.value.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+            "observedGeneration": self.value.at(&["metadata", "generation"]).cloned().unwrap_or(json!(1)),
             "replicas": replicas,
             "readyReplicas": ready,
             "currentReplicas": current_replicas,

@@ -9,6 +9,7 @@
 //! elsewhere. The pods stay Terminating until their node comes back or is
 //! deleted: nobody is left to stop them.
 
+use crate::json_path::JsonPath;
 use super::events::{EventRecorder, NORMAL};
 use super::ownership::{is_being_deleted, name, namespace};
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
@@ -39,12 +40,12 @@ impl Default for TaintEviction {
 }
 
 fn no_execute_taints(node: &Value) -> Vec<Taint> {
-    let taints: Vec<Taint> = node.pointer("/spec/taints").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
+    let taints: Vec<Taint> = node.at(&["spec", "taints"]).and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
     taints.into_iter().filter(|t| t.effect == "NoExecute").collect()
 }
 
 fn node_name(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty())
+    pod.at(&["spec", "nodeName"]).and_then(Value::as_str).filter(|n| !n.is_empty())
 }
 
 /// How long the pod may stay under these taints: None if some taint is not
@@ -100,7 +101,7 @@ impl Reconciler for TaintEviction {
             self.counting.remove(key);
             return Ok(Action::await_change());
         }
-        let tolerations: Vec<Toleration> = pod.pointer("/spec/tolerations").and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
+        let tolerations: Vec<Toleration> = pod.at(&["spec", "tolerations"]).and_then(|t| serde_json::from_value(t.clone()).ok()).unwrap_or_default();
         let deadline = match toleration_time(&tolerations, &taints) {
             None => ctx.now,
             Some(None) => {

@@ -2,6 +2,7 @@
 //! created as an admin would, and a stand-in kubelet that runs pods (marks
 //! them Running and Ready) and finishes their graceful deletion.
 
+use crate::json_path::JsonPath;
 use crate::apiserver::resources::PODS;
 use crate::apiserver::{ApiRequest, ApiServer};
 use crate::store::ObjectKey;
@@ -50,7 +51,7 @@ pub fn replica_set(name: &str, replicas: i64) -> Value {
 /// Binds the pod to the test node and reports it Running and Ready (or not ready).
 pub fn run_pod(api: &mut ApiServer, ns: &str, pod: &str, ready: bool, now: Timestamp) {
     let path = PODS.path(Some(ns), Some(pod));
-    let bound = api.store().get(&ObjectKey::new("pods", ns, pod)).is_some_and(|p| p.pointer("/spec/nodeName").is_some());
+    let bound = api.store().get(&ObjectKey::new("pods", ns, pod)).is_some_and(|p| p.at(&["spec", "nodeName"]).is_some());
     if !bound {
         let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod}, "target": {"kind": "Node", "name": NODE}});
         let response = api.handle(&ApiRequest::post(format!("{path}/binding"), binding).as_user("admin"), now).into_response();
@@ -74,7 +75,7 @@ pub fn finish_deletions(api: &mut ApiServer, now: Timestamp) {
     let doomed: Vec<(String, String)> = api
         .store()
         .list("pods", None)
-        .filter(|(_, p)| p.pointer("/metadata/deletionTimestamp").is_some())
+        .filter(|(_, p)| p.at(&["metadata", "deletionTimestamp"]).is_some())
         .map(|(k, _)| (k.namespace.clone(), k.name.clone()))
         .collect();
     for (ns, pod) in doomed {

@@ -2,6 +2,7 @@
 //! is deleted (in the foreground, so its pods go first) that long after it
 //! finished, Complete or Failed.
 
+use crate::json_path::JsonPath;
 use super::job::{condition, COMPLETE, FAILED};
 use super::ownership::path_of;
 use super::reconciler::{Action, Context, ReconcileResult, Reconciler};
@@ -31,14 +32,14 @@ impl Reconciler for TtlAfterFinished {
     }
 
     fn keys_for(&mut self, event: &StoreEvent, _: &Store, keys: &mut Vec<ObjectKey>) {
-        let has_ttl = event.object.pointer("/spec/ttlSecondsAfterFinished").is_some();
+        let has_ttl = event.object.at(&["spec", "ttlSecondsAfterFinished"]).is_some();
         if event.key.resource == JOBS.storage_name() && event.event_type != EventType::Deleted && has_ttl {
             keys.push(event.key.clone());
         }
     }
 
     fn relist(&mut self, store: &Store) -> Vec<ObjectKey> {
-        store.list(&JOBS.storage_name(), None).filter(|(_, j)| j.pointer("/spec/ttlSecondsAfterFinished").is_some()).map(|(k, _)| k.clone()).collect()
+        store.list(&JOBS.storage_name(), None).filter(|(_, j)| j.at(&["spec", "ttlSecondsAfterFinished"]).is_some()).map(|(k, _)| k.clone()).collect()
     }
 
     fn reconcile(&mut self, key: &ObjectKey, ctx: &mut Context<'_>) -> ReconcileResult {

@@ -11,6 +11,7 @@
 //! Sans-IO: the driver sends what `drain` returns, feeds back responses,
 //! watch events and runtime events, and calls `tick` when `next_wake` is due.
 
+use crate::json_path::JsonPath;
 use super::node::{self, NodeInfo};
 use super::runtime::{RuntimeCommand, RuntimeEvent};
 use super::{Kubelet, KubeletOutput};
@@ -163,7 +164,7 @@ impl NodeAgent {
         }
         // Whatever brings the Node back may bring its pod CIDR (node IPAM sets it).
         let node_reply = matches!(purpose, Purpose::Register | Purpose::UpdateStatusAfterConflict | Purpose::Heartbeat | Purpose::GetNode);
-        if let Some(cidr) = response.json_body().filter(|_| node_reply && response.is_success()).and_then(|n| n.pointer("/spec/podCIDR")).and_then(Value::as_str) {
+        if let Some(cidr) = response.json_body().filter(|_| node_reply && response.is_success()).and_then(|n| n.at(&["spec", "podCIDR"])).and_then(Value::as_str) {
             let out = self.kubelet.set_pod_cidr(cidr, now);
             self.emit(out);
         }
@@ -175,7 +176,7 @@ impl NodeAgent {
                 self.list_pods();
             }
             Purpose::Register | Purpose::UpdateStatusAfterConflict if response.is_success() => {
-                self.node_uid = response.json_body().and_then(|n| n.pointer("/metadata/uid")).and_then(Value::as_str).map(String::from);
+                self.node_uid = response.json_body().and_then(|n| n.at(&["metadata", "uid"])).and_then(Value::as_str).map(String::from);
                 if purpose == Purpose::Register {
                     self.list_pods();
                 }
@@ -202,7 +203,7 @@ impl NodeAgent {
                 }
                 let out = self.kubelet.retain_only(&uids);
                 self.emit(out);
-                let rv = body.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or("0").to_string();
+                let rv = body.at(&["metadata", "resourceVersion"]).and_then(Value::as_str).unwrap_or("0").to_string();
                 let request = ApiRequest::get(PODS.path(None, None))
                     .with_query("watch", "true")
                     .with_query("fieldSelector", &format!("spec.nodeName={}", self.info.name))
@@ -239,7 +240,7 @@ impl NodeAgent {
             // Gone for good (finished pods are deleted at once, others after
             // this kubelet's final DELETE, or force-deleted).
             Some("DELETED") => {
-                let uid = object.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+                let uid = object.at(&["metadata", "uid"]).and_then(Value::as_str).unwrap_or("").to_string();
                 let out = self.kubelet.remove_pod(&uid);
                 self.emit(out);
             }

@@ -3,6 +3,7 @@
 //! success; on failure, preemption's evictions, the PodScheduled=False
 //! condition with `nominatedNodeName`, and the FailedScheduling event.
 
+use crate::json_path::JsonPath;
 use super::cycle::{Cycle, CycleOutcome};
 use super::decision::{Decision, Outcome, Preemption};
 use super::framework::{PodInfo, PostFilterResult, Status};
@@ -120,7 +121,7 @@ impl Scheduler {
     fn mark_unschedulable(&self, api: &mut ApiServer, info: &PodInfo, message: &str, nominated: Option<&str>, now: Timestamp) {
         let mut changed = false;
         update_status(api, &info.key, now, |pod| {
-            let same = pod.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| {
+            let same = pod.at(&["status", "conditions"]).and_then(Value::as_array).is_some_and(|cs| {
                 cs.iter().any(|c| c["type"] == "PodScheduled" && c["status"] == "False" && c["message"] == json!(message))
             });
             if !same {
@@ -128,7 +129,7 @@ impl Scheduler {
                 changed = true;
             }
             if let Some(node) = nominated {
-                if pod.pointer("/status/nominatedNodeName") != Some(&json!(node)) {
+                if pod.at(&["status", "nominatedNodeName"]) != Some(&json!(node)) {
                     pod["status"]["nominatedNodeName"] = json!(node);
                     changed = true;
                 }

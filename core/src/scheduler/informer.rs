@@ -3,6 +3,7 @@
 //! namespace labels) up to date, and offers each change that could help a
 //! waiting pod to the queue as a cluster event.
 
+use crate::json_path::JsonPath;
 use super::framework::{pod_decode, ClusterEvent, PodInfo};
 use super::{PendingPod, PodKey, Scheduler, SCHEDULER_NAME};
 use crate::apiserver::resources::{NAMESPACES, NODES, PODS};
@@ -15,12 +16,6 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// A nested field, read in place (`Value::pointer` allocates to unescape
-/// every segment, and the informer reads a few fields of every event).
-fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(value, |v, key| v.get(key))
-}
-
 fn pod_key(key: &ObjectKey) -> PodKey {
     (key.namespace.clone(), key.name.clone())
 }
@@ -32,14 +27,14 @@ const SCHEDULING_FIELDS: [[&str; 2]; 6] =
     [["metadata", "labels"], ["spec", "unschedulable"], ["spec", "taints"], ["status", "allocatable"], ["status", "capacity"], ["status", "images"]];
 
 fn same_for_scheduling(a: &Value, b: &Value) -> bool {
-    SCHEDULING_FIELDS.iter().all(|p| at(a, p) == at(b, p))
+    SCHEDULING_FIELDS.iter().all(|p| a.at(p) == b.at(p))
 }
 
 /// Whether two versions of a pending pod differ beyond status and
 /// bookkeeping (kube-scheduler's `isPodUpdated`).
 fn same_pending_pod(a: &Value, b: &Value) -> bool {
     let fields: [&[&str]; 4] = [&["spec"], &["metadata", "labels"], &["metadata", "annotations"], &["metadata", "deletionTimestamp"]];
-    fields.iter().all(|p| at(a, p) == at(b, p))
+    fields.iter().all(|p| a.at(p) == b.at(p))
 }
 
 fn decode_pod(object: &Value) -> Option<Arc<PodInfo>> {
@@ -48,14 +43,14 @@ fn decode_pod(object: &Value) -> Option<Arc<PodInfo>> {
 
 /// Whether a placed pod's new version changes what the plugins read of it.
 fn placed_pod_changed(cached: &PodInfo, object: &Value) -> bool {
-    let labels = at(object, &["metadata", "labels"]).and_then(Value::as_object);
+    let labels = object.at(&["metadata", "labels"]).and_then(Value::as_object);
     let same_labels = match labels {
         None => cached.labels().is_empty(),
         Some(map) => map.len() == cached.labels().len() && map.iter().all(|(k, v)| cached.labels().get(k).map(String::as_str) == v.as_str()),
     };
-    let terminating = at(object, &["metadata", "deletionTimestamp"]).is_some_and(|t| !t.is_null());
+    let terminating = object.at(&["metadata", "deletionTimestamp"]).is_some_and(|t| !t.is_null());
     // As `PodInfo::preempted` reads it: other disruptions (taint eviction, pod GC) are not the scheduler's.
-    let preempted = at(object, &["status", "conditions"])
+    let preempted = object.at(&["status", "conditions"])
         .and_then(Value::as_array)
         .is_some_and(|cs| cs.iter().any(|c| c["type"] == "DisruptionTarget" && c["status"] == "True" && c["reason"] == "PreemptionByScheduler"));
     !same_labels || terminating != cached.terminating || preempted != cached.preempted
@@ -108,7 +103,7 @@ impl Scheduler {
     fn observe_namespace(&mut self, name: &str, event_type: EventType, object: &Value, now: Timestamp) {
         let labels: Option<BTreeMap<String, String>> = match event_type {
             EventType::Deleted => None,
-            _ => object.pointer("/metadata/labels").and_then(|l| serde_json::from_value(l.clone()).ok()),
+            _ => object.at(&["metadata", "labels"]).and_then(|l| serde_json::from_value(l.clone()).ok()),
         };
         if self.snapshot.set_namespace_labels(name, labels) {
             self.queue.on_event(&self.framework, &ClusterEvent::NamespaceChanged, now);
@@ -136,8 +131,8 @@ impl Scheduler {
     }
 
     fn observe_pod(&mut self, key: PodKey, event_type: EventType, object: &Arc<Value>, now: Timestamp) {
-        let node_name = at(object, &["spec", "nodeName"]).and_then(Value::as_str).unwrap_or("");
-        let finished = matches!(at(object, &["status", "phase"]).and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let node_name = object.at(&["spec", "nodeName"]).and_then(Value::as_str).unwrap_or("");
+        let finished = matches!(object.at(&["status", "phase"]).and_then(Value::as_str), Some("Succeeded" | "Failed"));
         // A pod stops using its node's resources when it is deleted or finishes.
         if event_type == EventType::Deleted || finished {
             if event_type == EventType::Deleted {
@@ -153,7 +148,7 @@ impl Scheduler {
             self.place(key, node_name, object, now);
             return;
         }
-        let scheduler = at(object, &["spec", "schedulerName"]).and_then(Value::as_str).unwrap_or(SCHEDULER_NAME);
+        let scheduler = object.at(&["spec", "schedulerName"]).and_then(Value::as_str).unwrap_or(SCHEDULER_NAME);
         if scheduler != SCHEDULER_NAME {
             return;
         }
@@ -162,7 +157,7 @@ impl Scheduler {
             if same_pending_pod(&existing.object, &object) {
                 // Only its status changed (often our own PodScheduled write);
                 // a new nomination still matters to the nominator.
-                let nominated = at(&object, &["status", "nominatedNodeName"]).and_then(Value::as_str).filter(|n| !n.is_empty());
+                let nominated = object.at(&["status", "nominatedNodeName"]).and_then(Value::as_str).filter(|n| !n.is_empty());
                 if nominated != existing.info.nominated_node.as_deref() {
                     if let Some(info) = decode_pod(&object) {
                         self.nominator.set(&info);

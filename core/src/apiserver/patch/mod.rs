@@ -4,6 +4,7 @@
 
 pub mod strategic;
 
+use crate::json_path::JsonPath;
 use super::resources::RequestTarget;
 use super::{ApiError, ApiRequest, ApiServer, Written};
 use k8s_openapi::jiff::Timestamp;
@@ -55,7 +56,7 @@ impl ApiServer {
         if !patched.is_object() {
             return Err(ApiError::bad_request("the patch did not produce an object"));
         }
-        if patched.pointer("/metadata/resourceVersion").is_none_or(Value::is_null) {
+        if patched.at(&["metadata", "resourceVersion"]).is_none_or(Value::is_null) {
             patched["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
         }
         for (field, want) in [("name", name.as_str()), ("namespace", target.namespace.as_deref().unwrap_or(""))] {

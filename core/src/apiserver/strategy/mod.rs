@@ -11,6 +11,7 @@ mod secret;
 mod service;
 pub mod workloads;
 
+use crate::json_path::JsonPath;
 use super::decode::{decode, FieldValidation};
 use super::resources::ResourceType;
 use super::status::{ApiError, FieldError};
@@ -63,7 +64,7 @@ pub fn prepare(
     validation: FieldValidation,
     now: Timestamp,
 ) -> Result<Vec<String>, ApiError> {
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = object.at(&["metadata", "name"]).and_then(Value::as_str).unwrap_or("").to_string();
     let mut errors = Vec::new();
     validate_object_meta(object, resource.namespaced, &mut errors);
     if let Write::Update { old } | Write::UpdateStatus { old } = write {
@@ -110,7 +111,7 @@ pub fn prepare(
                 }
             }
             if tracks_generation {
-                let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+                let generation = old.at(&["metadata", "generation"]).and_then(Value::as_i64).unwrap_or(1);
                 let spec_changed = object.get("spec") != old.get("spec");
                 object["metadata"]["generation"] = json!(generation + i64::from(spec_changed));
             }

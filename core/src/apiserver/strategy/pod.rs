@@ -1,6 +1,7 @@
 //! Pods: defaulting as the API server and its admission plugins do it,
 //! validation with Kubernetes' field paths, and which updates are allowed.
 
+use crate::json_path::JsonPath;
 use super::scheduling_constraints;
 use crate::apiserver::status::{ApiError, FieldError};
 use crate::quantity;
@@ -235,7 +236,7 @@ impl PriorityClassInfo {
     /// From a stored PriorityClass object.
     pub fn of(object: &Value) -> Self {
         PriorityClassInfo {
-            name: object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string(),
+            name: object.at(&["metadata", "name"]).and_then(Value::as_str).unwrap_or("").to_string(),
             value: object.get("value").and_then(Value::as_i64).unwrap_or(0),
             global_default: object.get("globalDefault").and_then(Value::as_bool).unwrap_or(false),
             preemption_policy: object.get("preemptionPolicy").and_then(Value::as_str).map(String::from),
@@ -249,7 +250,7 @@ impl PriorityClassInfo {
 /// are 0 and PreemptLowerPriority. A pod may not name a class that does
 /// not exist, nor state a priority or policy other than its class's.
 pub fn admit_priority(pod: &mut Value, classes: &[PriorityClassInfo]) -> Result<(), ApiError> {
-    let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = pod.at(&["metadata", "name"]).and_then(Value::as_str).unwrap_or("").to_string();
     let forbidden = |why: String| ApiError::Forbidden { message: format!("pods \"{name}\" is forbidden: {why}") };
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else { return Ok(()) };
     let wanted = spec.get("priorityClassName").and_then(Value::as_str).unwrap_or("").to_string();

@@ -2,6 +2,7 @@
 //! rule that an allocated cluster IP never changes. The addresses themselves
 //! are allocated by the API server, which sees every Service.
 
+use crate::json_path::JsonPath;
 use super::Write;
 use crate::apiserver::status::FieldError;
 use crate::validation::{label_key_errors, label_value_errors};
@@ -87,7 +88,7 @@ pub fn service(service: &mut Service, write: Write<'_>) -> Vec<FieldError> {
     if let Write::Update { old } = write {
         // An update that leaves clusterIP out keeps the allocated one, as
         // kubectl apply and edit rely on.
-        let old_ip = old.pointer("/spec/clusterIP").and_then(|v| v.as_str()).map(String::from);
+        let old_ip = old.at(&["spec", "clusterIP"]).and_then(|v| v.as_str()).map(String::from);
         if spec.cluster_ip.as_deref().is_none_or(str::is_empty) {
             spec.cluster_ip = old_ip.clone();
             spec.cluster_ips = old_ip.clone().map(|ip| vec![ip]);
@@ -95,7 +96,7 @@ pub fn service(service: &mut Service, write: Write<'_>) -> Vec<FieldError> {
             errors.push(FieldError::invalid("spec.clusterIPs[0]", spec.cluster_ip.as_deref().unwrap_or(""), "may not change once set"));
         }
         // Allocated node ports survive updates that leave them out.
-        let old_ports = old.pointer("/spec/ports").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        let old_ports = old.at(&["spec", "ports"]).and_then(|v| v.as_array()).cloned().unwrap_or_default();
         for port in spec.ports.iter_mut().flatten().filter(|p| p.node_port.is_none()) {
             let same = old_ports.iter().find(|o| o.get("port").and_then(|v| v.as_i64()) == Some(i64::from(port.port)));
             port.node_port = same.and_then(|o| o.get("nodePort")).and_then(|v| v.as_i64()).map(|n| n as i32);

@@ -4,6 +4,7 @@
 //! template, a template that is a valid pod, and the restart policy the
 //! controller can honour.
 
+use crate::json_path::JsonPath;
 use super::pod;
 use super::Write;
 use crate::apiserver::status::FieldError;
@@ -224,8 +225,8 @@ pub fn job(job: &mut Job, write: Write<'_>) -> Vec<FieldError> {
     errors.extend(unsupported_job_fields(spec, "spec"));
     if let Write::Update { old } = write {
         immutable_selector(old, spec.selector.as_ref().unwrap_or(&LabelSelector::default()), &mut errors);
-        let old_template = old.pointer("/spec/template").cloned().unwrap_or(Value::Null);
-        if serde_json::to_value(&spec.template).ok() != Some(old_template) && old.pointer("/spec/suspend") != Some(&Value::Bool(true)) {
+        let old_template = old.at(&["spec", "template"]).cloned().unwrap_or(Value::Null);
+        if serde_json::to_value(&spec.template).ok() != Some(old_template) && old.at(&["spec", "suspend"]) != Some(&Value::Bool(true)) {
             errors.push(FieldError::invalid("spec.template", "…", "field is immutable"));
         }
     }
@@ -367,7 +368,7 @@ fn template(template: &PodTemplateSpec, restart_policies: &[&str], errors: &mut 
 }
 
 fn immutable_selector(old: &Value, new: &LabelSelector, errors: &mut Vec<FieldError>) {
-    let old_selector = old.pointer("/spec/selector").cloned().unwrap_or(Value::Null);
+    let old_selector = old.at(&["spec", "selector"]).cloned().unwrap_or(Value::Null);
     let new_selector = serde_json::to_value(new).unwrap_or(Value::Null);
     if old_selector != new_selector {
         errors.push(FieldError::invalid("spec.selector", new_selector, "field is immutable"));

@@ -1,6 +1,7 @@
 //! The Deployment controller against a real API server, with the
 //! ReplicaSet controller and a stand-in kubelet, step by step.
 
+use crate::json_path::JsonPath;
 use super::*;
 use crate::controllers::events::events_about;
 use crate::controllers::replica_set::ReplicaSetController;
@@ -28,7 +29,7 @@ impl Cluster {
         self.replica_sets.run_once(&mut self.api, now);
         let unbound: Vec<String> = pods(&self.api, "default")
             .iter()
-            .filter(|p| p.pointer("/spec/nodeName").is_none() && !is_being_deleted(p))
+            .filter(|p| p.at(&["spec", "nodeName"]).is_none() && !is_being_deleted(p))
             .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
             .collect();
         for pod in unbound {
@@ -65,7 +66,7 @@ impl Cluster {
             .store()
             .list("replicasets.apps", Some("default"))
             .map(|(k, rs)| {
-                let revision = rs.pointer("/metadata/annotations").and_then(|a| a.get(REVISION)).and_then(Value::as_str).unwrap_or("").to_string();
+                let revision = rs.at(&["metadata", "annotations"]).and_then(|a| a.get(REVISION)).and_then(Value::as_str).unwrap_or("").to_string();
                 (k.name.clone(), rs["spec"]["replicas"].as_i64().unwrap(), revision)
             })
             .collect();
@@ -75,7 +76,7 @@ impl Cluster {
 
     fn condition_reason(&self, type_: &str) -> String {
         let d = self.deployment();
-        let conditions = d.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let conditions = d.at(&["status", "conditions"]).and_then(Value::as_array).cloned().unwrap_or_default();
         conditions.iter().find(|c| c["type"] == type_).and_then(|c| c["reason"].as_str()).unwrap_or("").to_string()
     }
 }
