@@ -1,6 +1,17 @@
 //! Helpers plugins share (upstream's `plugins/helper`).
 
-use crate::scheduler::framework::MAX_NODE_SCORE;
+use crate::scheduler::framework::{PreFilterResult, Status, MAX_NODE_SCORE};
+
+/// The PreFilter of a plugin whose Filter can only reject nodes in some
+/// cycles: every node stays in play when it is `needed`, otherwise the
+/// Filter is skipped rather than asked for every node (not in upstream).
+pub fn filter_needed(needed: bool) -> Result<PreFilterResult, Status> {
+    if needed {
+        Ok(PreFilterResult::AllNodes)
+    } else {
+        Err(Status::skip())
+    }
+}
 
 /// `DefaultNormalizeScore`: scales scores so the highest becomes
 /// MAX_NODE_SCORE; `reverse` turns it around (fewer is better).

@@ -3,6 +3,7 @@
 use crate::scheduler::framework::{
     ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin, PreFilterResult, QueueingHint, Status,
 };
+use super::helper::filter_needed;
 use crate::scheduler::snapshot::Snapshot;
 
 pub struct NodeName;
@@ -24,10 +25,7 @@ impl PreFilterPlugin for NodeName {
     /// Not in upstream: a pod that names no node passes every node's
     /// Filter, so Filter is skipped instead of asked for every node.
     fn pre_filter(&self, _: &mut CycleState, pod: &PodInfo, _: &Snapshot) -> Result<PreFilterResult, Status> {
-        match wanted(pod) {
-            Some(_) => Ok(PreFilterResult::AllNodes),
-            None => Err(Status::skip()),
-        }
+        filter_needed(wanted(pod).is_some())
     }
 }
 

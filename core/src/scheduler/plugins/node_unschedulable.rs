@@ -6,6 +6,7 @@ use super::taint_toleration::tolerates;
 use crate::scheduler::framework::{
     ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin, PreFilterResult, QueueingHint, Status,
 };
+use super::helper::filter_needed;
 use crate::scheduler::snapshot::Snapshot;
 use k8s_openapi::api::core::v1::Taint;
 
@@ -25,11 +26,7 @@ impl PreFilterPlugin for NodeUnschedulable {
     /// Not in upstream: with no node cordoned, Filter could only pass, so
     /// it is skipped instead of asked for every node.
     fn pre_filter(&self, _: &mut CycleState, _: &PodInfo, snapshot: &Snapshot) -> Result<PreFilterResult, Status> {
-        if snapshot.has_cordoned_nodes() {
-            Ok(PreFilterResult::AllNodes)
-        } else {
-            Err(Status::skip())
-        }
+        filter_needed(snapshot.has_cordoned_nodes())
     }
 }
 

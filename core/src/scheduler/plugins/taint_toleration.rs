@@ -7,6 +7,7 @@ use super::helper::default_normalize;
 use crate::scheduler::framework::{
     ClusterEvent, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, PreFilterPlugin, PreFilterResult, QueueingHint, ScorePlugin, Status,
 };
+use super::helper::filter_needed;
 use crate::scheduler::snapshot::Snapshot;
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
@@ -47,11 +48,7 @@ impl PreFilterPlugin for TaintToleration {
     /// Not in upstream: with no NoSchedule or NoExecute taint on any node,
     /// Filter could only pass, so it is skipped instead of asked for every node.
     fn pre_filter(&self, _: &mut CycleState, _: &PodInfo, snapshot: &Snapshot) -> Result<PreFilterResult, Status> {
-        if snapshot.has_nodes_with_filtering_taints() {
-            Ok(PreFilterResult::AllNodes)
-        } else {
-            Err(Status::skip())
-        }
+        filter_needed(snapshot.has_nodes_with_filtering_taints())
     }
 }
 
