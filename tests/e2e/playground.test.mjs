@@ -160,6 +160,24 @@ test('an unknown image waits with ErrImagePull', async () => {
   await page.waitForFunction(() => document.querySelector('#pods tr[data-pod="missing-image"] .phase')?.textContent === 'ErrImagePull', null, { timeout: 15_000 });
 });
 
+test('a pod no node can take says why, node by node, as kube-scheduler would', async () => {
+  await page.fill('#manifest', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: too-big\nspec:\n  containers:\n  - name: c\n    image: hello\n    resources:\n      requests: {cpu: "1000"}\n');
+  await page.click('#apply');
+  const row = '#pods tr[data-pod="too-big"]';
+  await page.waitForSelector(row, { timeout: 10_000 });
+  await page.click(row);
+  await page.waitForSelector('#pod-detail[data-pod="too-big"] table.verdicts tbody tr', { timeout: 10_000 });
+  const detail = await page.locator('#pod-detail').innerText();
+  assert.match(detail, /0\/2 nodes are available: 2 Insufficient cpu\./);
+  const verdicts = await page.locator('#pod-detail table.verdicts tbody tr').allInnerTexts();
+  assert.equal(verdicts.length, 2, verdicts.join('\n'));
+  for (const node of ['in-page', NODE_NAME]) {
+    assert.ok(verdicts.some((v) => v.startsWith(node) && v.includes('NodeResourcesFit: Insufficient cpu')), `${node} is rejected for cpu:\n${verdicts.join('\n')}`);
+  }
+  await page.click(`${row} button.delete`);
+  await page.waitForSelector(row, { state: 'detached', timeout: 10_000 });
+});
+
 // kubectl against the cluster in the tab, through node-host's relay.
 
 const run = promisify(execFile);
