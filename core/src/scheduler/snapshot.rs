@@ -21,9 +21,6 @@ pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
 #[derive(Debug, Default)]
 pub struct Snapshot {
     nodes: Vec<NodeInfo>,
-    /// Each node's generation, by position, densely: caches that check
-    /// every node for changes read this instead of every NodeInfo.
-    generations: Vec<u64>,
     /// The positions whose node changed, in order, for caches that would
     /// otherwise compare every node's generation each cycle (see `changes_since`).
     changes: ChangeLog,
@@ -114,11 +111,6 @@ impl Snapshot {
         &self.nodes[position]
     }
 
-    /// Every node's generation, by position (see `NodeInfo::generation`).
-    pub fn generations(&self) -> &[u64] {
-        &self.generations
-    }
-
     /// Where the changes made so far end: pass it to `changes_since` later.
     pub fn change_cursor(&self) -> ChangeCursor {
         let log = &self.changes;
@@ -138,7 +130,6 @@ impl Snapshot {
 
     /// Records the node at `position` as changed (its generation moved).
     fn changed(&mut self, position: usize) {
-        self.generations[position] = self.nodes[position].generation;
         let log = &mut self.changes;
         if log.positions.len() >= CHANGES_KEPT.max(2 * self.nodes.len()) {
             log.start += log.positions.len() as u64;
@@ -189,7 +180,6 @@ impl Snapshot {
                 info.index = self.nodes.len();
                 self.count_images(&info.images.keys().cloned().collect::<Vec<_>>(), true);
                 self.index.insert(info.name.clone(), self.nodes.len());
-                self.generations.push(info.generation);
                 self.nodes.push(info);
                 self.changed(self.nodes.len() - 1);
                 self.count_restrictions(self.nodes.len() - 1, true);
@@ -204,7 +194,6 @@ impl Snapshot {
         let i = self.index.remove(name)?;
         self.count_restrictions(i, false);
         let gone = self.nodes.swap_remove(i);
-        self.generations.swap_remove(i);
         if i < self.nodes.len() {
             self.nodes[i].index = i;
             let moved = self.nodes[i].name.clone();

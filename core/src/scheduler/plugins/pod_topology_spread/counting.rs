@@ -156,33 +156,30 @@ impl Entry {
         }
         self.matching.resize(nodes.len(), 0);
         Arc::make_mut(&mut self.node_domains).resize(nodes.len(), (0, NO_DOMAIN));
-        // Only nodes whose generation moved are read: those the snapshot
-        // logged as changed since the last refresh, or, when its log does
-        // not reach back that far, those whose generation differs from the
-        // one read, found in one tight pass over the dense list.
-        let generations = snapshot.generations();
+        // Only the nodes the snapshot logged as changed since the last
+        // refresh are looked at, or every node when its log does not reach
+        // back that far.
         match snapshot.changes_since(self.read) {
             Some(positions) => {
-                for &position in positions {
-                    if position < nodes.len() && generations[position] != self.node_domains[position].0 {
-                        self.recount(position, &nodes[position]);
-                    }
+                for &position in positions.iter().filter(|&&p| p < nodes.len()) {
+                    self.recount(position, &nodes[position]);
                 }
             }
             None => {
-                let mut from = 0;
-                while let Some(offset) = generations[from..].iter().zip(&self.node_domains[from..]).position(|(&now, &(read, _))| now != read) {
-                    let position = from + offset;
-                    from = position + 1;
-                    self.recount(position, &nodes[position]);
+                for (position, node) in nodes.iter().enumerate() {
+                    self.recount(position, node);
                 }
             }
         }
         self.read = Some(snapshot.change_cursor());
     }
 
-    /// Counts the node now at `position` instead of what was there.
+    /// Counts the node now at `position` instead of what was there, unless
+    /// it is unchanged since (its generation is the one read).
     fn recount(&mut self, position: usize, node: &NodeInfo) {
+        if self.node_domains[position].0 == node.generation {
+            return;
+        }
         self.tally(position, -1);
         let domain = match node.labels().get(&*self.topology_key) {
             Some(value) => match self.index.get(value) {
