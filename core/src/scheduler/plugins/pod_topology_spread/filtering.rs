@@ -6,15 +6,11 @@ use crate::scheduler::framework::{CycleState, FilterPlugin, NodeInfo, PodInfo, P
 use crate::scheduler::snapshot::Snapshot;
 use std::sync::Arc;
 
-/// Per constraint, how many matching pods each domain holds, and the
-/// smallest such count (the global minimum skew is measured from).
+/// Per constraint, how many matching pods each domain holds.
 #[derive(Clone, Debug)]
 struct PreFilterState {
     constraints: Arc<Vec<Constraint>>,
     counts: Vec<DomainCounts>,
-    minimum: Vec<i64>,
-    /// How many domains hold an eligible node, per constraint.
-    present: Vec<usize>,
     /// Per constraint, 1 if the incoming pod matches its own selector.
     self_match: Vec<i64>,
     /// Per constraint and domain, whether placing the pod there would
@@ -25,10 +21,8 @@ struct PreFilterState {
 }
 
 impl PreFilterState {
-    /// Recomputes constraint `i`'s minimum and verdicts from its counts.
+    /// Recomputes constraint `i`'s verdicts from its counts.
     fn refresh(&mut self, i: usize) {
-        self.minimum[i] = self.counts[i].minimum();
-        self.present[i] = self.counts[i].present();
         let (counts, max_skew, base) = (&self.counts[i], self.constraints[i].max_skew, self.self_match[i] - self.min_match(i));
         self.too_skewed[i] = (0..counts.domains()).map(|d| counts.count(d) + base > max_skew).collect();
         self.too_skewed_elsewhere[i] = base > max_skew;
@@ -36,10 +30,10 @@ impl PreFilterState {
 
     /// The global minimum for a constraint: 0 while fewer than `minDomains` domains exist.
     fn min_match(&self, i: usize) -> i64 {
-        if (self.present[i] as i64) < self.constraints[i].min_domains {
+        if (self.counts[i].present() as i64) < self.constraints[i].min_domains {
             0
         } else {
-            self.minimum[i]
+            self.counts[i].minimum()
         }
     }
 
@@ -71,8 +65,6 @@ impl PreFilterPlugin for PodTopologySpread {
         let self_match = constraints.iter().map(|c| i64::from(c.selector.matches(pod.labels()))).collect();
         let n = constraints.len();
         let mut s = PreFilterState {
-            minimum: vec![0; n],
-            present: vec![0; n],
             constraints: Arc::new(constraints),
             counts,
             self_match,
