@@ -6,7 +6,7 @@
 //! runtimes report usage the same way.
 
 use super::runtime::RuntimeEvent;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// What a runtime counts for one running container.
 pub trait ContainerMeter {
@@ -42,14 +42,15 @@ struct Tracked<M> {
     last: (u64, u64),
 }
 
-/// The running containers' meters, by (pod UID, container name).
+/// The running containers' meters, by (pod UID, container name), in key
+/// order so that a node's report is the same from run to run.
 pub struct UsageSampler<M> {
-    running: HashMap<(String, String), Tracked<M>>,
+    running: BTreeMap<(String, String), Tracked<M>>,
 }
 
 impl<M> Default for UsageSampler<M> {
     fn default() -> Self {
-        UsageSampler { running: HashMap::new() }
+        UsageSampler { running: BTreeMap::new() }
     }
 }
 
