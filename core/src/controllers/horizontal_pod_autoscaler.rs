@@ -279,11 +279,10 @@ fn sample(pod: &Value, resource: &str, metrics: &ResourceMetrics) -> PodSample {
     let phase = pod.at(&["status", "phase"]).and_then(Value::as_str).unwrap_or("");
     // CPU of a pod not ready yet is not trusted (it is starting up); memory is.
     let counted = phase == "Running" && (is_ready(pod) || resource != "cpu");
-    let request_at = format!("/resources/requests/{resource}");
     let requests: Option<Vec<i64>> = pod
         .at(&["spec", "containers"])
         .and_then(Value::as_array)
-        .map(|cs| cs.iter().map(|c| c.pointer(&request_at).and_then(Value::as_str).map(|q| quantity::parse_resource(resource, q).unwrap_or(0))).collect::<Option<Vec<i64>>>())
+        .map(|cs| cs.iter().map(|c| c.at(&["resources", "requests", resource]).and_then(Value::as_str).map(|q| quantity::parse_resource(resource, q).unwrap_or(0))).collect::<Option<Vec<i64>>>())
         .unwrap_or_default();
     let usage = metrics.usage_of(pod).map(|u| if resource == "cpu" { u.cpu_millis() } else { u.memory_bytes() });
     PodSample {
