@@ -9,6 +9,7 @@
 //! store is memory only, as metrics-server's: usage is not cluster state and
 //! is never written to the object store or its history.
 
+use crate::object_meta;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -94,8 +95,7 @@ impl ResourceMetrics {
     /// The usage of this pod object: none for a namesake the scrape did
     /// not see (another UID).
     pub fn usage_of(&self, pod: &serde_json::Value) -> Option<&PodUsage> {
-        let text = |pointer: &str| pod.pointer(pointer).and_then(serde_json::Value::as_str).unwrap_or("");
-        self.pod(text("/metadata/namespace"), text("/metadata/name")).filter(|usage| usage.uid == text("/metadata/uid"))
+        self.pod(object_meta::namespace(pod), object_meta::name(pod)).filter(|usage| usage.uid == object_meta::uid(pod))
     }
 
     pub fn node(&self, name: &str) -> Option<&NodeUsage> {

@@ -9,6 +9,7 @@ use super::read::list_body;
 use super::resources::{RequestTarget, NODES, NODE_METRICS, PODS};
 use super::{ApiError, ApiRequest, ApiResponse, ApiServer, Method};
 use crate::metrics_server::{NodeUsage, PodUsage};
+use crate::object_meta::uid;
 use k8s_openapi::jiff::SignedDuration;
 use serde_json::{json, Value};
 
@@ -36,8 +37,9 @@ impl ApiServer {
             nodes.filter(|(node, _)| selected(node)).map(|(node, usage)| node_metrics(node, usage, &api_version)).collect()
         } else {
             let in_namespace = |p: &&PodUsage| target.namespace.as_deref().is_none_or(|ns| p.namespace == ns);
-            let pods = self.metrics.pods().filter(in_namespace).filter_map(|usage| self.store.get_at(&PODS.storage_name(), &usage.namespace, &usage.name));
-            pods.filter(|pod| selected(pod)).filter_map(|pod| Some(pod_metrics(pod, self.metrics.usage_of(pod)?, &api_version))).collect()
+            // Only a scrape of the stored pod itself (same UID) counts, as `usage_of` decides.
+            let pods = self.metrics.pods().filter(in_namespace).filter_map(|usage| Some((self.store.get_at(&PODS.storage_name(), &usage.namespace, &usage.name)?, usage)));
+            pods.filter(|(pod, usage)| usage.uid == uid(pod) && selected(pod)).map(|(pod, usage)| pod_metrics(pod, usage, &api_version)).collect()
         };
         Ok(ApiResponse::json(200, list_body(target.resource, json!({}), items)))
     }
@@ -184,5 +186,14 @@ mod tests {
         let ApiResult::Response(deleted) = plane.handle(&delete, now()) else { panic!("a watch") };
         assert!(deleted.is_success(), "{}", deleted.message());
         assert_eq!(get(&plane, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/db", "admin", &["system:masters"]).0, 404);
+        // A new pod of the same name is not the one scraped: neither got nor listed.
+        let again = json!({"metadata": {"name": "db"}, "spec": {"nodeName": "n1", "containers": [{"name": "main", "image": "hello"}]}});
+        let ApiResult::Response(created) = plane.handle(&ApiRequest::post("/api/v1/namespaces/default/pods", again), now()) else { panic!("a watch") };
+        assert!(created.is_success(), "{}", created.message());
+        assert_eq!(get(&plane, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/db", "admin", &["system:masters"]).0, 404);
+        let (status, list) = get(&plane, "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods", "admin", &["system:masters"]);
+        assert_eq!(status, 200);
+        let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["web"]);
     }
 }
