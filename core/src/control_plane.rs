@@ -107,7 +107,7 @@ impl ControlPlane {
     }
 
     /// A scrape of a joined node's kubelet (what metrics-server does every
-    /// 15 s; node-hosts send theirs as `NodeMessage::ResourceMetrics`) (`NodeMessage::ResourceMetrics`). A
+    /// 15 s; node-hosts send theirs as `NodeMessage::ResourceMetrics`). A
     /// node speaks only for itself: the report is filed under the session's
     /// node, whatever it names, and keeps only pods bound to that node (by
     /// UID). It is stamped with the cluster's clock, which a learner may have

@@ -24,7 +24,7 @@ pub struct ResourceType {
     /// Discovery's categories (`all` for `kubectl get all`).
     pub categories: &'static [&'static str],
     /// Served by metrics-server behind the aggregation layer, not by this
-    /// API server's store (`ControlPlane` routes it to `metrics_api`).
+    /// API server's store (it routes them to `serve_metrics`).
     pub aggregated: bool,
 }
 
