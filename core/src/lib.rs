@@ -25,6 +25,9 @@ pub mod simulation;
 pub mod store;
 pub mod trace;
 pub mod validation;
+// Natively only for its tests: native builds keep the platform's memcmp.
+#[cfg(any(target_arch = "wasm32", test))]
+mod wasm_memcmp;
 
 pub use control_plane::ControlPlane;
 /// Time as the control plane sees it; always passed in by the driver.
