@@ -261,6 +261,7 @@ impl ClusterHandle {
                             starts.push(launch);
                         }
                         AgentOutput::Runtime(RuntimeCommand::StopPod { pod_uid }) => {
+                            c.usage.pod_stopped(&pod_uid);
                             c.stopped.insert(pod_uid);
                         }
                     }
