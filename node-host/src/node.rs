@@ -4,9 +4,9 @@
 //! The loop also relays HTTP clients' Kubernetes API calls to the page
 //! (`relay`), since the page's socket is this node's.
 
+use crate::kube_api::ApiCall;
 use crate::pods::{PodReport, Pods};
 use crate::relay::Relay;
-use crate::kube_api::ApiCall;
 use std::time::{Duration, SystemTime};
 use tabernetes_core::kubelet::agent::{AgentOutput, NodeAgent};
 use tabernetes_core::kubelet::node::NodeInfo;

@@ -13,8 +13,8 @@ use node_host::runtime::{
     CancelToken, Launch, OutputFn, RunOutcome, Runtime, RuntimeError, Stream, OUTPUT_LIMIT_BYTES,
     TRUNCATED_NOTE,
 };
-use sha2::{Digest, Sha256};
 use node_host::usage_meter::UsageMeter;
+use sha2::{Digest, Sha256};
 use tabernetes_core::kubelet::usage_sampler::ContainerMeter;
 
 const WASI: &str = "wasi_snapshot_preview1";

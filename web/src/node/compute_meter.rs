@@ -29,7 +29,6 @@ impl ComputeMeter {
         }
         self.memory_bytes.set(memory_bytes);
     }
-
 }
 
 impl ContainerMeter for ComputeMeter {
