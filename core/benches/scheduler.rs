@@ -36,8 +36,17 @@
 //! partly unoptimized (without the warm-up, TopologySpreading gave 5.7k to
 //! 11.9k pods/s in runs whose SchedulingBasic was steady). A tab open a
 //! while runs optimized code. Natively the warm-up changes nothing but
-//! the caches. The machine itself has slow spells of minutes, in which
-//! native and wasm figures both drop by about a third.
+//! the caches.
+//!
+//! Figures also swing between runs for reasons outside the scheduler: as
+//! wasm under Node the same build gives runs about a third slower than
+//! others, and a slow run is slow in code that shares nothing with the
+//! scheduler too. So right after each workload a fixed piece of work
+//! (SHA-256 of 32 MiB) is timed in the same process, and its rate printed
+//! with the workload's: figures whose reference rates differ were taken
+//! while the runtime ran at a different speed. Natively the reference has
+//! held steady (about 1,850 MB/s here); as wasm it has ranged from 260 to
+//! 476 MB/s, sometimes within one process.
 
 use serde_json::{json, Value};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -136,8 +145,8 @@ fn run(name: &str, nodes: usize, init_pods: usize, measured: usize, zones: &[&st
         return rate;
     }
     println!(
-        "{name}: {measured} pods in {seconds:.3} s = {rate:.0} pods/s ({} of {} nodes filtered per pod, {allocations} heap allocations per pod)",
-        sample.evaluated, sample.total_nodes
+        "{name}: {measured} pods in {seconds:.3} s = {rate:.0} pods/s ({} of {} nodes filtered per pod, {allocations} heap allocations per pod; machine reference {:.0} MB/s)",
+        sample.evaluated, sample.total_nodes, reference_rate()
     );
     rate
 }
@@ -154,6 +163,17 @@ fn grow_heap(bytes: usize) {
         // black_box: memory nothing reads would be optimised away.
         drop(std::hint::black_box(heap));
     }
+}
+
+/// The machine's speed right now, as MB/s of SHA-256 (see the top).
+fn reference_rate() -> f64 {
+    use sha2::{Digest, Sha256};
+    const BYTES: usize = 32 << 20;
+    let data: Vec<u8> = (0..BYTES).map(|i| (i * 31 % 251) as u8).collect();
+    let started = Instant::now();
+    let digest = Sha256::digest(std::hint::black_box(&data));
+    std::hint::black_box(digest);
+    BYTES as f64 / 1e6 / started.elapsed().as_secs_f64()
 }
 
 fn main() {
