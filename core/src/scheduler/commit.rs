@@ -32,6 +32,7 @@ impl Scheduler {
             feasible: verdicts.iter().filter(|v| v.rejection.is_none()).count(),
             score_columns,
             nodes: verdicts,
+            node_names: self.snapshot.names().clone(),
             preemption: None,
         };
         match outcome {

@@ -67,7 +67,7 @@ pub struct CycleContext<'a> {
 
 fn rejected(node: &NodeInfo, plugin: &'static str, status: Status) -> NodeVerdict {
     NodeVerdict {
-        node: node.name.clone(),
+        position: node.index as u32,
         rejection: Some(Box::new(Rejection { plugin, code: status.code, reasons: status.reasons })),
         scores: [0; MAX_SCORE_PLUGINS],
         total: 0,
@@ -75,7 +75,7 @@ fn rejected(node: &NodeInfo, plugin: &'static str, status: Status) -> NodeVerdic
 }
 
 fn passed(node: &NodeInfo) -> NodeVerdict {
-    NodeVerdict { node: node.name.clone(), rejection: None, scores: [0; MAX_SCORE_PLUGINS], total: 0 }
+    NodeVerdict { position: node.index as u32, rejection: None, scores: [0; MAX_SCORE_PLUGINS], total: 0 }
 }
 
 impl CycleContext<'_> {
@@ -98,7 +98,7 @@ impl CycleContext<'_> {
             let mut diagnosis = Diagnosis::default();
             for v in &verdicts {
                 let r = v.rejection.as_ref().expect("no feasible node");
-                diagnosis.statuses.insert(v.node.clone(), Status { code: r.code, reasons: r.reasons.clone() });
+                diagnosis.statuses.insert(self.snapshot.at(v.position as usize).name.clone(), Status { code: r.code, reasons: r.reasons.clone() });
                 diagnosis.unschedulable_plugins.insert(r.plugin);
             }
             if let Some(narrowed) = &narrowed {
@@ -133,7 +133,7 @@ impl CycleContext<'_> {
         }
         // The highest total wins; ties go to the node looked at first.
         let best = scratch.feasible_at.iter().copied().reduce(|best, at| if verdicts[at].total > verdicts[best].total { at } else { best }).expect("feasible");
-        let node = verdicts[best].node.clone();
+        let node = self.snapshot.at(verdicts[best].position as usize).name.clone();
         Cycle { outcome: CycleOutcome::Fits { node, state }, verdicts, score_columns }
     }
 
@@ -193,7 +193,7 @@ impl CycleContext<'_> {
     fn pre_filter_rejection(&self, state: &CycleState, pod: &PodInfo, plugin: &'static str, status: Status) -> Cycle {
         let verdicts: Vec<NodeVerdict> = self.snapshot.order().iter().map(|&i| rejected(self.snapshot.at(i), plugin, status.clone())).collect();
         let diagnosis = Diagnosis {
-            statuses: verdicts.iter().map(|v| (v.node.clone(), status.clone())).collect(),
+            statuses: verdicts.iter().map(|v| (self.snapshot.at(v.position as usize).name.clone(), status.clone())).collect(),
             pre_filter_message: Some(status.message()),
             unschedulable_plugins: [plugin].into(),
             ..Default::default()

@@ -29,7 +29,12 @@ pub struct Rejection {
 /// One node's part in a decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeVerdict {
-    pub node: Arc<str>,
+    /// The node's position in `Decision::node_names` (`Decision::node_name`
+    /// reads it). A position rather than the name: a cycle makes hundreds
+    /// of verdicts, and sharing each node's name with each of them (a
+    /// reference count raised, then dropped when the table goes) was a
+    /// tenth of a cycle's time.
+    pub position: u32,
     /// None: the node passed every filter.
     pub rejection: Option<Box<Rejection>>,
     /// Normalised scores (0-100), one per `Decision::score_columns`; all 0
@@ -64,10 +69,19 @@ pub struct Decision {
     /// (see `sampling`), so this may be fewer than `total_nodes`. Emptied
     /// for old decisions (`Scheduler` keeps the tables of recent ones).
     pub nodes: Vec<NodeVerdict>,
+    /// The names of the cluster's nodes by position, as they were when the
+    /// decision was made (shared by the decisions of that time); emptied
+    /// with `nodes`.
+    pub node_names: Arc<[Arc<str>]>,
     pub preemption: Option<Preemption>,
 }
 
 impl Decision {
+    /// The name of the node a verdict is about.
+    pub fn node_name(&self, verdict: &NodeVerdict) -> &str {
+        &self.node_names[verdict.position as usize]
+    }
+
     /// A node's weighted score per plugin, as `(plugin, score × weight)`.
     pub fn scores_of<'a>(&'a self, verdict: &'a NodeVerdict) -> impl Iterator<Item = (&'static str, i64)> + 'a {
         self.score_columns.iter().zip(verdict.scores.iter()).map(|((plugin, weight), score)| (*plugin, i64::from(*score) * weight))

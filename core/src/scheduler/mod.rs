@@ -159,6 +159,7 @@ impl Scheduler {
             let old = self.tables.pop_front().expect("over the limit");
             if let Some(d) = self.decisions.get_mut(&old) {
                 self.scratch.give_back(std::mem::take(&mut d.nodes));
+                d.node_names = Arc::default();
             }
         }
     }

@@ -28,6 +28,9 @@ pub struct Snapshot {
     /// Positions in `nodes`, zone by zone in turn (upstream's NodeTree), so
     /// that sampling a share of the nodes still sees every zone.
     order: Vec<usize>,
+    /// Node names by position, shared with the decisions made while the
+    /// positions held (see `NodeVerdict::position`).
+    names: Arc<[Arc<str>]>,
     order_stale: bool,
     image_nodes: BTreeMap<String, usize>,
     namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
@@ -94,12 +97,19 @@ impl Snapshot {
         &self.nodes
     }
 
-    /// Brings the visiting order up to date (after nodes came, went or
-    /// changed zone); call before a cycle reads `order`.
+    /// Brings the visiting order and the names by position up to date
+    /// (after nodes came, went or changed zone); call before a cycle reads
+    /// `order` or `names`.
     pub fn prepare(&mut self) {
         if self.order_stale {
             self.rebuild_order();
+            self.names = self.nodes.iter().map(|n| n.name.clone()).collect();
         }
+    }
+
+    /// Node names by position (see `prepare`).
+    pub fn names(&self) -> &Arc<[Arc<str>]> {
+        &self.names
     }
 
     /// Positions of the nodes in visiting order (see `prepare`).

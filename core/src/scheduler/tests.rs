@@ -42,7 +42,7 @@ fn binds_to_the_least_allocated_fitting_node_and_records_why() {
     assert!(table.nodes.iter().all(|v| v.rejection.is_none()));
     let plugins: Vec<&str> = table.score_columns.iter().map(|(p, _)| *p).collect();
     assert_eq!(plugins, ["TaintToleration", "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality"]);
-    let big = table.nodes.iter().find(|v| &*v.node == "big").unwrap();
+    let big = table.nodes.iter().find(|v| table.node_name(v) == "big").unwrap();
     assert_eq!(big.total, table.scores_of(big).map(|(_, s)| s).sum::<i64>());
     let events: Vec<String> = api.store().list("events", Some("default")).map(|(_, e)| e["reason"].as_str().unwrap().to_string()).collect();
     assert_eq!(events, vec!["Scheduled"]);
@@ -65,7 +65,7 @@ fn a_pod_that_fits_nowhere_stays_pending_with_the_kubernetes_message() {
         "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
     );
     let table = scheduler.decision("default", "p").unwrap();
-    let a = table.nodes.iter().find(|v| &*v.node == "a").unwrap().rejection.as_ref().unwrap();
+    let a = table.nodes.iter().find(|v| table.node_name(v) == "a").unwrap().rejection.as_ref().unwrap();
     assert_eq!((a.plugin, a.reasons.join(", ")), ("NodeResourcesFit", "Insufficient cpu".to_string()));
     assert_eq!(scheduler.queue_lengths(), QueueLengths { active: 0, backoff: 0, unschedulable: 1 });
     // Its own status write does not requeue it.
@@ -157,7 +157,7 @@ fn the_failed_scheduling_message_is_kube_schedulers() {
     assert_eq!(pod(&api, "p")["status"]["conditions"][0]["message"], message);
     // The per-node table says the same, node by node.
     let table = scheduler.decision("default", "p").unwrap();
-    let rejected: Vec<(&str, &str)> = table.nodes.iter().map(|v| (&*v.node, v.rejection.as_ref().unwrap().plugin)).collect();
+    let rejected: Vec<(&str, &str)> = table.nodes.iter().map(|v| (table.node_name(v), v.rejection.as_ref().unwrap().plugin)).collect();
     assert_eq!(rejected, [("cp-1", "TaintToleration"), ("cp-2", "TaintToleration"), ("node-1", "NodeResourcesFit")]);
 }
 
@@ -277,7 +277,7 @@ fn sampling_filters_only_enough_nodes_in_a_large_cluster_and_moves_on() {
     let (first, second) = (scheduler.decision("default", "p1").unwrap(), scheduler.decision("default", "p2").unwrap());
     assert_eq!((first.evaluated, first.feasible, first.total_nodes), (230, 230, 500));
     assert_eq!(second.evaluated, 230);
-    assert_ne!(first.nodes[0].node, second.nodes[0].node);
+    assert_ne!(first.node_name(&first.nodes[0]), second.node_name(&second.nodes[0]));
 }
 
 #[test]

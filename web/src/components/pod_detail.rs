@@ -80,7 +80,7 @@ pub fn pod_detail(props: &Props) -> Html {
                                 <thead><tr><th>{ "node" }</th><th>{ "filter" }</th><th>{ "score" }</th></tr></thead>
                                 <tbody>{ for d.nodes.iter().map(|v| html! {
                                     <tr>
-                                        <td>{ v.node.to_string() }</td>
+                                        <td>{ d.node_name(v).to_string() }</td>
                                         <td>{ match &v.rejection { Some(r) => format!("{}: {}", r.plugin, r.reasons.join(", ")), None => "passed".into() } }</td>
                                         <td>{ if v.rejection.is_none() { d.scores_of(v).map(|(p, s)| format!("{p} {s}")).collect::<Vec<_>>().join(", ") } else { "-".into() } }</td>
                                     </tr>
