@@ -261,7 +261,6 @@ impl ClusterHandle {
                             starts.push(launch);
                         }
                         AgentOutput::Runtime(RuntimeCommand::StopPod { pod_uid }) => {
-                            c.usage.pod_stopped(&pod_uid);
                             c.stopped.insert(pod_uid);
                         }
                     }
@@ -280,11 +279,20 @@ impl ClusterHandle {
             let cancelled_handle = self.clone();
             let uid = launch.pod_uid.clone();
             let meter = Rc::new(ComputeMeter::default());
-            self.inner.borrow_mut().usage.started(&launch.pod_uid, &launch.container, meter.clone(), performance_nanos());
+            let counted = meter.clone();
             in_page::start(
                 launch,
                 move || cancelled_handle.inner.borrow().stopped.contains(&uid),
-                move |report| handle.on_in_page_report(report),
+                move |report| {
+                    // Counted from its start, as node-host does: every
+                    // Started is followed by an exit, which stops the
+                    // count, while a container cancelled before it
+                    // started reports neither.
+                    if let Report::Event(RuntimeEvent::Started { pod_uid, container, .. }) = &report {
+                        handle.inner.borrow_mut().usage.started(pod_uid, container, counted.clone(), performance_nanos());
+                    }
+                    handle.on_in_page_report(report)
+                },
                 meter,
             );
         }

@@ -66,12 +66,6 @@ impl<M: ContainerMeter> UsageSampler<M> {
         self.running.remove(&(pod_uid.to_string(), container.to_string()));
     }
 
-    /// A pod is being stopped: none of its containers has usage any more,
-    /// including one stopped before it started (which reports no exit).
-    pub fn pod_stopped(&mut self, pod_uid: &str) {
-        self.running.retain(|(uid, _), _| uid != pod_uid);
-    }
-
     /// Usage events for every running container, averaged since its
     /// previous sample (or since it started, the first time).
     pub fn sample(&mut self, now_nanos: u64) -> Vec<RuntimeEvent> {
@@ -173,22 +167,6 @@ mod tests {
         sampler.started("uid-1", "a", again.clone(), 20 * SECOND);
         again.0.set(SECOND);
         assert_eq!(cpu(&sampler.sample(30 * SECOND)), vec![("a".to_string(), 100)]);
-    }
-
-    #[test]
-    fn stopping_a_pod_forgets_each_of_its_containers_and_no_other_pod() {
-        let mut sampler = UsageSampler::default();
-        sampler.started("uid-1", "app", Counter::default(), 0);
-        // Never started: its pod was deleted before the module ran, so no exit comes.
-        sampler.started("uid-1", "sidecar", Counter::default(), 0);
-        sampler.started("uid-2", "app", Counter::default(), 0);
-        sampler.pod_stopped("uid-1");
-        let events = sampler.sample(10 * SECOND);
-        let pods: Vec<&str> = events.iter().map(|e| match e {
-            RuntimeEvent::Usage { pod_uid, .. } => pod_uid.as_str(),
-            other => panic!("not usage: {other:?}"),
-        }).collect();
-        assert_eq!(pods, ["uid-2"]);
     }
 
     #[test]
