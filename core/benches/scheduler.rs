@@ -195,6 +195,7 @@ fn main() {
     // Warm-up, not measured: both workloads on a small cluster first (see the top).
     run("warm-up", 500, 100, 2000, &[], false, false);
     run("warm-up", 500, 100, 2000, &zones, true, false);
+    // The reference too, so that V8 has optimized it before it is timed.
     reference_rate();
     if "SchedulingBasic".contains(only.as_str()) || only.is_empty() {
         run("SchedulingBasic/5000Nodes_10000Pods", 5000, 1000, 10_000, &[], false, true);

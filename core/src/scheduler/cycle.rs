@@ -98,7 +98,7 @@ impl CycleContext<'_> {
             let mut diagnosis = Diagnosis::default();
             for v in &verdicts {
                 let r = v.rejection.as_ref().expect("no feasible node");
-                diagnosis.statuses.insert(self.snapshot.at(v.position as usize).name.clone(), Status { code: r.code, reasons: r.reasons.clone() });
+                diagnosis.statuses.insert(self.name_of(v), Status { code: r.code, reasons: r.reasons.clone() });
                 diagnosis.unschedulable_plugins.insert(r.plugin);
             }
             if let Some(narrowed) = &narrowed {
@@ -133,7 +133,7 @@ impl CycleContext<'_> {
         }
         // The highest total wins; ties go to the node looked at first.
         let best = scratch.feasible_at.iter().copied().reduce(|best, at| if verdicts[at].total > verdicts[best].total { at } else { best }).expect("feasible");
-        let node = self.snapshot.at(verdicts[best].position as usize).name.clone();
+        let node = self.name_of(&verdicts[best]);
         Cycle { outcome: CycleOutcome::Fits { node, state }, verdicts, score_columns }
     }
 
@@ -189,11 +189,16 @@ impl CycleContext<'_> {
         (verdicts, feasible)
     }
 
+    /// The name of the node a verdict of this cycle is about.
+    fn name_of(&self, verdict: &NodeVerdict) -> Arc<str> {
+        self.snapshot.names()[verdict.position as usize].clone()
+    }
+
     /// A PreFilter rejected the pod: every node shares that verdict.
     fn pre_filter_rejection(&self, state: &CycleState, pod: &PodInfo, plugin: &'static str, status: Status) -> Cycle {
         let verdicts: Vec<NodeVerdict> = self.snapshot.order().iter().map(|&i| rejected(self.snapshot.at(i), plugin, status.clone())).collect();
         let diagnosis = Diagnosis {
-            statuses: verdicts.iter().map(|v| (self.snapshot.at(v.position as usize).name.clone(), status.clone())).collect(),
+            statuses: verdicts.iter().map(|v| (self.name_of(v), status.clone())).collect(),
             pre_filter_message: Some(status.message()),
             unschedulable_plugins: [plugin].into(),
             ..Default::default()
