@@ -120,9 +120,7 @@ impl CycleContext<'_> {
         scores.clear();
         scores.resize(feasible_nodes.len(), 0);
         for (column, (plugin, weight)) in self.framework.active_scorers(&state).take(MAX_SCORE_PLUGINS).enumerate() {
-            for (score, node) in scores.iter_mut().zip(&feasible_nodes) {
-                *score = plugin.score(&state, pod, node);
-            }
+            plugin.score_nodes(&state, pod, &feasible_nodes, scores);
             plugin.normalize(&state, pod, &feasible_nodes, scores);
             for (&score, &at) in scores.iter().zip(&scratch.feasible_at) {
                 let verdict = &mut verdicts[at];

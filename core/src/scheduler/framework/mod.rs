@@ -118,9 +118,27 @@ pub trait ScorePlugin: Plugin {
     /// The raw score for one feasible node.
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64;
 
+    /// `score` for each of `nodes`, into `scores` (as long): what the
+    /// cycle calls. Plugins whose score is a few lines of arithmetic
+    /// override it to run their loop themselves, where the call per node
+    /// and the choices made the same way for every node (which resources,
+    /// which strategy) would cost more than the arithmetic. An override
+    /// must give what `score` gives.
+    fn score_nodes(&self, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], scores: &mut [i64]) {
+        score_each(self, state, pod, nodes, scores);
+    }
+
     /// Brings raw scores to 0..=MAX_NODE_SCORE (NormalizeScore); scores
     /// already in range are left alone.
     fn normalize(&self, _state: &CycleState, _pod: &PodInfo, _nodes: &[&NodeInfo], _scores: &mut [i64]) {}
+}
+
+/// `score_nodes` by calling `score` for each node: the default, and the
+/// overrides' fallback for configurations their fast path does not cover.
+pub fn score_each<P: ScorePlugin + ?Sized>(plugin: &P, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], scores: &mut [i64]) {
+    for (score, node) in scores.iter_mut().zip(nodes) {
+        *score = plugin.score(state, pod, node);
+    }
 }
 
 pub trait ReservePlugin: Plugin {

@@ -3,8 +3,8 @@
 //! runs out while the other sits idle. Score: (1 - standard deviation of
 //! the used fractions) × 100.
 
-use super::resource_allocation::{allocatable_and_requested, default_resources, requests_nothing, ResourceWeight};
-use crate::scheduler::framework::{CycleState, NodeInfo, Plugin, PodInfo, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE};
+use super::resource_allocation::{allocatable_and_requested, cpu_and_memory, default_resources, requests_nothing, Resource, ResourceWeight};
+use crate::scheduler::framework::{score_each, CycleState, NodeInfo, Plugin, PodInfo, PreScorePlugin, ScorePlugin, Status, MAX_NODE_SCORE};
 use crate::scheduler::snapshot::Snapshot;
 
 pub const NAME: &str = "NodeResourcesBalancedAllocation";
@@ -36,28 +36,56 @@ impl PreScorePlugin for BalancedAllocation {
     }
 }
 
+/// The share of a resource's allocatable the node would have requested,
+/// capped at 1. Compared rather than `f64::min`: the node offers some of
+/// the resource, so the share is never NaN, and `f64::min`'s rule for NaN
+/// is not wasm's `f64.min`, so as wasm it is a call to `fmin` (once per
+/// resource per node).
+#[inline(always)]
+fn fraction(node: &NodeInfo, pod: &PodInfo, resource: &Resource) -> Option<f64> {
+    let (allocatable, requested) = allocatable_and_requested(node, pod, resource, true)?;
+    let share = requested as f64 / allocatable as f64;
+    Some(if share > 1.0 { 1.0 } else { share })
+}
+
+/// (1 - the standard deviation of two shares) × 100: the deviation of two
+/// values is half their difference.
+#[inline(always)]
+fn balance_of_two(a: Option<f64>, b: Option<f64>) -> i64 {
+    let std = match (a, b) {
+        (Some(a), Some(b)) => ((a - b) / 2.0).abs(),
+        _ => 0.0,
+    };
+    ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+}
+
 impl ScorePlugin for BalancedAllocation {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let fraction = |r: &ResourceWeight| allocatable_and_requested(node, pod, &r.resource, true).map(|(allocatable, requested)| (requested as f64 / allocatable as f64).min(1.0));
-        let std = match &self.resources[..] {
-            // The usual two resources: the deviation is half the difference.
-            [a, b] => match (fraction(a), fraction(b)) {
-                (Some(a), Some(b)) => ((a - b) / 2.0).abs(),
-                _ => 0.0,
-            },
+        let fraction = |r: &ResourceWeight| fraction(node, pod, &r.resource);
+        match &self.resources[..] {
+            [a, b] => balance_of_two(fraction(a), fraction(b)),
             resources => {
                 let fractions: Vec<f64> = resources.iter().filter_map(fraction).collect();
-                match fractions.len() {
+                let std = match fractions.len() {
                     0 | 1 => 0.0,
                     2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
                     len => {
                         let mean = fractions.iter().sum::<f64>() / len as f64;
                         (fractions.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / len as f64).sqrt()
                     }
-                }
+                };
+                ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
             }
-        };
-        ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
+        }
+    }
+
+    fn score_nodes(&self, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], scores: &mut [i64]) {
+        if cpu_and_memory(&self.resources).is_none() {
+            return score_each(self, state, pod, nodes, scores);
+        }
+        for (node, score) in nodes.iter().zip(scores) {
+            *score = balance_of_two(fraction(node, pod, &Resource::Cpu), fraction(node, pod, &Resource::Memory));
+        }
     }
 }
 

@@ -4,9 +4,9 @@
 //! of kube-scheduler's strategies: LeastAllocated (the default: spread pods
 //! toward emptier nodes) or MostAllocated (pack them).
 
-use super::resource_allocation::{allocatable_and_requested, default_resources, ResourceWeight};
+use super::resource_allocation::{allocatable_and_requested, cpu_and_memory, default_resources, Resource, ResourceWeight};
 use crate::scheduler::framework::{
-    ClusterEvent, Code, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Reason, ScorePlugin, Status, MAX_NODE_SCORE,
+    score_each, ClusterEvent, Code, CycleState, EnqueueExtensions, FilterPlugin, NodeInfo, Plugin, PodInfo, QueueingHint, Reason, ScorePlugin, Status, MAX_NODE_SCORE,
 };
 
 pub const NAME: &str = "NodeResourcesFit";
@@ -94,24 +94,43 @@ fn most_requested(requested: i64, capacity: i64) -> i64 {
     requested.min(capacity) * MAX_NODE_SCORE / capacity
 }
 
-impl ScorePlugin for NodeResourcesFit {
-    /// The weighted average over the scored resources of the share left
-    /// free (LeastAllocated) or used (MostAllocated) once the pod is placed.
-    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
+impl NodeResourcesFit {
+    /// The weighted average over `resources` of the share left free
+    /// (LeastAllocated) or used (MostAllocated) once the pod is placed.
+    /// Inlined so that, given the resources as constants, the choice of
+    /// resource folds away.
+    #[inline(always)]
+    fn average<'r>(&self, pod: &PodInfo, node: &NodeInfo, resources: impl IntoIterator<Item = (&'r Resource, i64)>) -> i64 {
         let (mut total, mut weights) = (0, 0);
-        for r in &self.resources {
-            let Some((allocatable, requested)) = allocatable_and_requested(node, pod, &r.resource, false) else { continue };
+        for (resource, weight) in resources {
+            let Some((allocatable, requested)) = allocatable_and_requested(node, pod, resource, false) else { continue };
             let score = match self.strategy {
                 ScoringStrategy::LeastAllocated => least_requested(requested, allocatable),
                 ScoringStrategy::MostAllocated => most_requested(requested, allocatable),
             };
-            total += score * r.weight;
-            weights += r.weight;
+            total += score * weight;
+            weights += weight;
         }
         if weights == 0 {
             0
         } else {
             total / weights
+        }
+    }
+}
+
+impl ScorePlugin for NodeResourcesFit {
+    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
+        self.average(pod, node, self.resources.iter().map(|r| (&r.resource, r.weight)))
+    }
+
+    fn score_nodes(&self, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], scores: &mut [i64]) {
+        let Some((cpu, memory)) = cpu_and_memory(&self.resources) else {
+            return score_each(self, state, pod, nodes, scores);
+        };
+        let resources = [(&Resource::Cpu, cpu), (&Resource::Memory, memory)];
+        for (node, score) in nodes.iter().zip(scores) {
+            *score = self.average(pod, node, resources);
         }
     }
 }
@@ -185,5 +204,19 @@ mod tests {
         assert_eq!(score_all(&most, None, &p, &nodes), [25, 75]);
         // A pod without requests counts as 100m and 200Mi when scoring.
         assert_eq!(score_all(&least, None, &pod(json!({"containers": [{"name": "c"}]})), &nodes[..1]), [(95 + 80) / 2]);
+    }
+
+    #[test]
+    fn weights_order_and_missing_resources() {
+        let p = pod(requesting("500m", "256Mi"));
+        // 25 free for CPU, 55 for memory (the placed pod's zero request counts
+        // as the default 200Mi); a node offering no memory is scored on CPU alone.
+        let nodes = [busy(1, "1", "0"), node(json!({"status": {"allocatable": {"cpu": "2", "pods": "3"}}}))];
+        let weight = |resource, weight| ResourceWeight { resource, weight };
+        let cpu_first = NodeResourcesFit { resources: vec![weight(Resource::Cpu, 3), weight(Resource::Memory, 1)], ..Default::default() };
+        assert_eq!(score_all(&cpu_first, None, &p, &nodes), [(3 * 25 + 55) / 4, 75]);
+        // Not the default pair: scored one node at a time, to the same figures.
+        let memory_first = NodeResourcesFit { resources: vec![weight(Resource::Memory, 1), weight(Resource::Cpu, 3)], ..Default::default() };
+        assert_eq!(score_all(&memory_first, None, &p, &nodes), [(3 * 25 + 55) / 4, 75]);
     }
 }

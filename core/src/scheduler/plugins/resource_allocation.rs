@@ -26,10 +26,23 @@ pub fn default_resources() -> Vec<ResourceWeight> {
     vec![ResourceWeight { resource: Resource::Cpu, weight: 1 }, ResourceWeight { resource: Resource::Memory, weight: 1 }]
 }
 
+/// The weights of CPU and memory when they are the resources scored, in
+/// that order (the default): the scorers' fast path, with the resources
+/// known at compile time.
+pub fn cpu_and_memory(resources: &[ResourceWeight]) -> Option<(i64, i64)> {
+    match resources {
+        [ResourceWeight { resource: Resource::Cpu, weight: cpu }, ResourceWeight { resource: Resource::Memory, weight: memory }] => Some((*cpu, *memory)),
+        _ => None,
+    }
+}
+
 /// `(allocatable, requested with the pod)` for one resource, or None when
 /// it should not be scored: the node offers none, or it is an extended
 /// resource the pod does not ask for. `use_requested` counts real requests;
 /// otherwise zero CPU and memory requests count as the scheduler's defaults.
+/// Always inlined: the scorers' fast paths pass constant resources, and
+/// then the choice of resource folds away.
+#[inline(always)]
 pub fn allocatable_and_requested(node: &NodeInfo, pod: &PodInfo, resource: &Resource, use_requested: bool) -> Option<(i64, i64)> {
     let (allocatable, requested) = match resource {
         Resource::Cpu if use_requested => (node.allocatable.milli_cpu, node.requested.milli_cpu + pod.requests.milli_cpu),

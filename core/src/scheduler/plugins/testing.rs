@@ -54,7 +54,10 @@ pub fn score_in(scorer: &dyn ScorePlugin, pre: Option<&dyn PreScorePlugin>, pod:
             return vec![0; nodes.len()];
         }
     }
-    let mut scores: Vec<i64> = nodes.iter().map(|n| scorer.score(&state, pod, n)).collect();
+    let mut scores = vec![0; nodes.len()];
+    scorer.score_nodes(&state, pod, nodes, &mut scores);
+    let one_by_one: Vec<i64> = nodes.iter().map(|n| scorer.score(&state, pod, n)).collect();
+    assert_eq!(scores, one_by_one, "{}: score_nodes gives what score gives", scorer.name());
     scorer.normalize(&state, pod, nodes, &mut scores);
     scores
 }
