@@ -38,7 +38,8 @@ pub fn fits(pod: &PodInfo, node: &NodeInfo) -> bool {
         && room(want.milli_cpu, have.milli_cpu, used.milli_cpu)
         && room(want.memory, have.memory, used.memory)
         && room(want.ephemeral_storage, have.ephemeral_storage, used.ephemeral_storage)
-        && want.extended.iter().all(|(name, amount)| room(*amount, have.extended(name), used.extended(name)))
+        // Checked for emptiness first: starting an iteration over an empty map costs more than the checks above.
+        && (want.extended.is_empty() || want.extended.iter().all(|(name, amount)| room(*amount, have.extended(name), used.extended(name))))
 }
 
 /// What does not fit, and whether evicting pods could ever make it fit
