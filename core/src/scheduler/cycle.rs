@@ -176,14 +176,16 @@ impl CycleContext<'_> {
         }
         let wanted = feasible_nodes_to_find(self.framework.percentage_of_nodes_to_score, count);
         let start = *next_start % count;
-        let mut processed = 0;
-        for i in 0..count {
-            processed += 1;
-            if check(node_at((start + i) % count), &mut verdicts, &mut feasible) && feasible.len() >= wanted {
+        // The position wraps by comparison: a remainder per node was a division per node.
+        let mut at = start;
+        for _ in 0..count {
+            let node = node_at(at);
+            at = if at + 1 == count { 0 } else { at + 1 };
+            if check(node, &mut verdicts, &mut feasible) && feasible.len() >= wanted {
                 break;
             }
         }
-        *next_start = (start + processed) % count;
+        *next_start = at;
         (verdicts, feasible)
     }
 
