@@ -283,29 +283,26 @@ impl ClusterHandle {
             in_page::start(
                 launch,
                 move || cancelled_handle.inner.borrow().stopped.contains(&uid),
-                move |report| {
-                    // Counted from its start, as node-host does: every
-                    // Started is followed by an exit, which stops the
-                    // count, while a container cancelled before it
-                    // started reports neither.
-                    if let Report::Event(RuntimeEvent::Started { pod_uid, container, .. }) = &report {
-                        handle.inner.borrow_mut().usage.started(pod_uid, container, counted.clone(), performance_nanos());
-                    }
-                    handle.on_in_page_report(report)
-                },
+                move |report| handle.on_in_page_report(report, &counted),
                 meter,
             );
         }
     }
 
-    fn on_in_page_report(&self, report: Report) {
+    /// A report from an in-page container, which `meter` measures.
+    fn on_in_page_report(&self, report: Report, meter: &Rc<ComputeMeter>) {
         {
             let mut c = self.inner.borrow_mut();
             match report {
                 Report::Event(event) => {
                     let now = c.now();
-                    if let RuntimeEvent::Exited { pod_uid, container, .. } | RuntimeEvent::PullFailed { pod_uid, container, .. } = &event {
-                        c.usage.stopped(pod_uid, container);
+                    // Usage is counted from Started to the exit, as node-host
+                    // counts its run: a container cancelled before it started
+                    // reports neither, so it is never counted.
+                    match &event {
+                        RuntimeEvent::Started { pod_uid, container, .. } => c.usage.started(pod_uid, container, meter.clone(), performance_nanos()),
+                        RuntimeEvent::Exited { pod_uid, container, .. } | RuntimeEvent::PullFailed { pod_uid, container, .. } => c.usage.stopped(pod_uid, container),
+                        _ => {}
                     }
                     c.in_page.on_runtime_event(event, now)
                 }
