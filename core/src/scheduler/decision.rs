@@ -67,7 +67,8 @@ pub struct Decision {
     /// The nodes looked at, in the order they were: kube-scheduler stops
     /// filtering once it has found enough feasible nodes in a large cluster
     /// (see `sampling`), so this may be fewer than `total_nodes`. Emptied
-    /// for old decisions (`Scheduler` keeps the tables of recent ones).
+    /// for old decisions (`Scheduler` keeps the tables of recent ones;
+    /// `take_table` empties it).
     pub nodes: Vec<NodeVerdict>,
     /// The names of the cluster's nodes by position, as they were when the
     /// decision was made (shared by the decisions of that time); emptied
@@ -77,6 +78,13 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Drops the per-node table, with the names its positions refer to,
+    /// and returns the table's buffer for reuse.
+    pub fn take_table(&mut self) -> Vec<NodeVerdict> {
+        self.node_names = Arc::default();
+        std::mem::take(&mut self.nodes)
+    }
+
     /// The name of the node a verdict is about.
     pub fn node_name(&self, verdict: &NodeVerdict) -> &str {
         &self.node_names[verdict.position as usize]

@@ -158,8 +158,7 @@ impl Scheduler {
         while self.tables.len() > DECISION_TABLES_KEPT {
             let old = self.tables.pop_front().expect("over the limit");
             if let Some(d) = self.decisions.get_mut(&old) {
-                self.scratch.give_back(std::mem::take(&mut d.nodes));
-                d.node_names = Arc::default();
+                self.scratch.give_back(d.take_table());
             }
         }
     }
