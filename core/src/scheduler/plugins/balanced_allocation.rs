@@ -48,35 +48,25 @@ fn fraction(node: &NodeInfo, pod: &PodInfo, resource: &Resource) -> Option<f64> 
     Some(if share > 1.0 { 1.0 } else { share })
 }
 
-/// (1 - the standard deviation of two shares) × 100: the deviation of two
-/// values is half their difference.
+/// (1 - the standard deviation of the shares) × 100.
 #[inline(always)]
-fn balance_of_two(a: Option<f64>, b: Option<f64>) -> i64 {
-    let std = match (a, b) {
-        (Some(a), Some(b)) => ((a - b) / 2.0).abs(),
-        _ => 0.0,
+fn balance(shares: &[f64]) -> i64 {
+    let std = match shares {
+        [] | [_] => 0.0,
+        // The deviation of two values is half their difference.
+        [a, b] => ((a - b) / 2.0).abs(),
+        _ => {
+            let mean = shares.iter().sum::<f64>() / shares.len() as f64;
+            (shares.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / shares.len() as f64).sqrt()
+        }
     };
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
 
 impl ScorePlugin for BalancedAllocation {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let fraction = |r: &ResourceWeight| fraction(node, pod, &r.resource);
-        match &self.resources[..] {
-            [a, b] => balance_of_two(fraction(a), fraction(b)),
-            resources => {
-                let fractions: Vec<f64> = resources.iter().filter_map(fraction).collect();
-                let std = match fractions.len() {
-                    0 | 1 => 0.0,
-                    2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
-                    len => {
-                        let mean = fractions.iter().sum::<f64>() / len as f64;
-                        (fractions.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / len as f64).sqrt()
-                    }
-                };
-                ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
-            }
-        }
+        let shares: Vec<f64> = self.resources.iter().filter_map(|r| fraction(node, pod, &r.resource)).collect();
+        balance(&shares)
     }
 
     fn score_nodes(&self, state: &CycleState, pod: &PodInfo, nodes: &[&NodeInfo], scores: &mut [i64]) {
@@ -84,7 +74,11 @@ impl ScorePlugin for BalancedAllocation {
             return score_each(self, state, pod, nodes, scores);
         }
         for (node, score) in nodes.iter().zip(scores) {
-            *score = balance_of_two(fraction(node, pod, &Resource::Cpu), fraction(node, pod, &Resource::Memory));
+            *score = match [fraction(node, pod, &Resource::Cpu), fraction(node, pod, &Resource::Memory)] {
+                [Some(cpu), Some(memory)] => balance(&[cpu, memory]),
+                // A node offering only one of them: nothing to compare it with.
+                _ => balance(&[]),
+            };
         }
     }
 }
