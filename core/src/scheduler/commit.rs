@@ -21,7 +21,7 @@ impl Scheduler {
     /// Carries out a cycle's outcome; returns the decision to remember.
     pub(super) fn commit(&mut self, api: &mut ApiServer, queued: QueuedPod, cycle: Cycle, now: Timestamp) -> Decision {
         let info = queued.info.clone();
-        let Cycle { outcome, verdicts, score_columns } = cycle;
+        let Cycle { outcome, verdicts, scores } = cycle;
         let mut decision = Decision {
             namespace: info.namespace().to_string(),
             name: info.name().to_string(),
@@ -30,7 +30,7 @@ impl Scheduler {
             total_nodes: self.snapshot.len(),
             evaluated: verdicts.len(),
             feasible: verdicts.iter().filter(|v| v.rejection.is_none()).count(),
-            score_columns,
+            scores,
             nodes: verdicts,
             node_names: self.snapshot.names().clone(),
             preemption: None,

@@ -4,8 +4,7 @@
 //! best total. It only reads the cluster: binding, preemption's evictions
 //! and status writes are the caller's (`commit`).
 
-use super::decision::{fit_error_message, NodeVerdict, Rejection, NO_NODES};
-use super::framework::runtime::MAX_SCORE_PLUGINS;
+use super::decision::{fit_error_message, NodeVerdict, Rejection, ScoreTable, NO_NODES};
 use super::framework::{CycleState, Diagnosis, Framework, NodeInfo, PodInfo, PostFilterContext, PostFilterResult, Status};
 use super::nominator::Nominator;
 use super::sampling::feasible_nodes_to_find;
@@ -29,7 +28,7 @@ pub enum CycleOutcome {
 pub struct Cycle {
     pub outcome: CycleOutcome,
     pub verdicts: Vec<NodeVerdict>,
-    pub score_columns: Vec<(&'static str, i64)>,
+    pub scores: ScoreTable,
 }
 
 /// Buffers reused from one cycle to the next: a cycle over hundreds of
@@ -40,20 +39,25 @@ pub struct Cycle {
 pub struct Scratch {
     /// Verdict tables given back by decisions that no longer keep theirs.
     pub spare_tables: Vec<Vec<NodeVerdict>>,
+    /// Score tables given back likewise.
+    spare_scores: Vec<ScoreTable>,
     /// Where each feasible node's verdict is in the table.
     feasible_at: Vec<usize>,
-    scores: Vec<i64>,
 }
 
 /// Spare tables kept at most.
 const SPARE_TABLES: usize = 4;
 
 impl Scratch {
-    /// Takes back a table a decision no longer needs.
-    pub fn give_back(&mut self, mut table: Vec<NodeVerdict>) {
+    /// Takes back a table and scores a decision no longer needs.
+    pub fn give_back(&mut self, mut table: Vec<NodeVerdict>, mut scores: ScoreTable) {
         if self.spare_tables.len() < SPARE_TABLES && table.capacity() > 0 {
             table.clear();
             self.spare_tables.push(table);
+        }
+        if self.spare_scores.len() < SPARE_TABLES && scores.values.capacity() > 0 {
+            scores.clear();
+            self.spare_scores.push(scores);
         }
     }
 }
@@ -68,21 +72,20 @@ pub struct CycleContext<'a> {
 fn rejected(node: &NodeInfo, plugin: &'static str, status: Status) -> NodeVerdict {
     NodeVerdict {
         position: node.index as u32,
+        scored: None,
         rejection: Some(Box::new(Rejection { plugin, code: status.code, reasons: status.reasons })),
-        scores: [0; MAX_SCORE_PLUGINS],
-        total: 0,
     }
 }
 
 fn passed(node: &NodeInfo) -> NodeVerdict {
-    NodeVerdict { position: node.index as u32, rejection: None, scores: [0; MAX_SCORE_PLUGINS], total: 0 }
+    NodeVerdict { position: node.index as u32, scored: None, rejection: None }
 }
 
 impl CycleContext<'_> {
     /// Runs the cycle. `next_start` is where the previous cycle stopped
     /// filtering (so every node gets its turn); it is moved on.
     pub fn schedule(&self, pod: &PodInfo, next_start: &mut usize, scratch: &mut Scratch) -> Cycle {
-        let no_verdicts = |outcome| Cycle { outcome, verdicts: Vec::new(), score_columns: Vec::new() };
+        let no_verdicts = |outcome| Cycle { outcome, verdicts: Vec::new(), scores: ScoreTable::default() };
         if self.snapshot.is_empty() {
             // Upstream treats this as an error, retried after its back-off; it is
             // handled as a rejection here so that the first node to join takes it.
@@ -105,34 +108,38 @@ impl CycleContext<'_> {
                 diagnosis.absent = Some(Status::unresolvable(format!("node(s) didn't satisfy plugin(s) [{}]", narrowed.by.join(" "))));
             }
             let outcome = self.post_filter(&state, pod, diagnosis);
-            return Cycle { outcome, verdicts, score_columns: Vec::new() };
+            return Cycle { outcome, verdicts, scores: ScoreTable::default() };
         }
         if feasible_nodes.len() == 1 {
             // One candidate: nothing to compare, so nothing is scored (as upstream).
-            return Cycle { outcome: CycleOutcome::Fits { node: feasible_nodes[0].name.clone(), state }, verdicts, score_columns: Vec::new() };
+            return Cycle { outcome: CycleOutcome::Fits { node: feasible_nodes[0].name.clone(), state }, verdicts, scores: ScoreTable::default() };
         }
         if let Err((plugin, status)) = self.framework.run_pre_scores(&mut state, pod, &feasible_nodes, self.snapshot) {
             let message = format!("running PreScore plugin {plugin}: {}", status.message());
-            return Cycle { outcome: CycleOutcome::Unschedulable { message, rejected_by: BTreeSet::new(), preemption: None }, verdicts, score_columns: Vec::new() };
+            return Cycle { outcome: CycleOutcome::Unschedulable { message, rejected_by: BTreeSet::new(), preemption: None }, verdicts, scores: ScoreTable::default() };
         }
-        let mut score_columns = Vec::new();
-        let scores = &mut scratch.scores;
-        scores.clear();
-        scores.resize(feasible_nodes.len(), 0);
-        for (column, (plugin, weight)) in self.framework.active_scorers(&state).take(MAX_SCORE_PLUGINS).enumerate() {
-            plugin.score_nodes(&state, pod, &feasible_nodes, scores);
-            plugin.normalize(&state, pod, &feasible_nodes, scores);
-            for (&score, &at) in scores.iter().zip(&scratch.feasible_at) {
-                let verdict = &mut verdicts[at];
-                verdict.scores[column] = score.clamp(0, i64::from(i16::MAX)) as i16;
-                verdict.total += score * weight;
+        let count = feasible_nodes.len();
+        let mut scores = scratch.spare_scores.pop().unwrap_or_default();
+        scores.totals.resize(count, 0);
+        for (plugin, weight) in self.framework.active_scorers(&state) {
+            let start = scores.values.len();
+            scores.values.resize(start + count, 0);
+            let column = &mut scores.values[start..];
+            plugin.score_nodes(&state, pod, &feasible_nodes, column);
+            plugin.normalize(&state, pod, &feasible_nodes, column);
+            for (total, &score) in scores.totals.iter_mut().zip(column.iter()) {
+                *total += score * weight;
             }
-            score_columns.push((plugin.name(), *weight));
+            scores.columns.push((plugin.name(), *weight));
+        }
+        for (scored, &at) in scratch.feasible_at.iter().enumerate() {
+            verdicts[at].scored = Some(scored as u32);
         }
         // The highest total wins; ties go to the node looked at first.
-        let best = scratch.feasible_at.iter().copied().reduce(|best, at| if verdicts[at].total > verdicts[best].total { at } else { best }).expect("feasible");
-        let node = self.name_of(&verdicts[best]);
-        Cycle { outcome: CycleOutcome::Fits { node, state }, verdicts, score_columns }
+        let totals = &scores.totals;
+        let best = (1..count).fold(0, |best, at| if totals[at] > totals[best] { at } else { best });
+        let node = feasible_nodes[best].name.clone();
+        Cycle { outcome: CycleOutcome::Fits { node, state }, verdicts, scores }
     }
 
     /// Filters nodes in turn, from `next_start`, until enough fit. Returns
@@ -208,7 +215,7 @@ impl CycleContext<'_> {
         } else {
             CycleOutcome::Unschedulable { message: format!("running PreFilter plugin {plugin}: {}", status.message()), rejected_by: BTreeSet::new(), preemption: None }
         };
-        Cycle { outcome, verdicts, score_columns: Vec::new() }
+        Cycle { outcome, verdicts, scores: ScoreTable::default() }
     }
 
     /// Runs the PostFilters (preemption) and composes the FailedScheduling message.

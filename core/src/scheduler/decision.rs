@@ -4,7 +4,6 @@
 //! table, and summarised for people the way kube-scheduler says it (the
 //! FitError message of FailedScheduling events).
 
-use super::framework::runtime::MAX_SCORE_PLUGINS;
 use super::framework::{Code, Diagnosis, Reason};
 use super::PodKey;
 use k8s_openapi::jiff::Timestamp;
@@ -35,13 +34,41 @@ pub struct NodeVerdict {
     /// reference count raised, then dropped when the table goes) was a
     /// tenth of a cycle's time.
     pub position: u32,
+    /// Where the node is in its decision's `ScoreTable`; None when it was
+    /// not scored (rejected, or the only feasible node).
+    pub scored: Option<u32>,
     /// None: the node passed every filter.
     pub rejection: Option<Box<Rejection>>,
-    /// Normalised scores (0-100), one per `Decision::score_columns`; all 0
-    /// when the node was not scored (rejected, or the only feasible node).
-    pub scores: [i16; MAX_SCORE_PLUGINS],
-    /// The sum of score × weight.
-    pub total: i64,
+}
+
+/// The scores of a decision's scored nodes, a column per score plugin as
+/// the plugins wrote them: the cycle hands each plugin its column to fill,
+/// and keeps the columns. (Copying each score into its node's verdict was
+/// a scattered write per node and plugin, a tenth of a cycle.)
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScoreTable {
+    /// The score plugins that ran, with their weights, in column order.
+    pub columns: Vec<(&'static str, i64)>,
+    /// Normalised scores (0-100): column after column, each with one
+    /// score per scored node.
+    pub values: Vec<i64>,
+    /// Each scored node's sum of score × weight.
+    pub totals: Vec<i64>,
+}
+
+impl ScoreTable {
+    /// Empties the table, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.columns.clear();
+        self.values.clear();
+        self.totals.clear();
+    }
+
+    /// The scored node at `at`'s weighted score per plugin, as `(plugin, score × weight)`.
+    fn weighted(&self, at: usize) -> impl Iterator<Item = (&'static str, i64)> + '_ {
+        let scored = self.totals.len();
+        self.columns.iter().zip(self.values.chunks_exact(scored.max(1))).map(move |((plugin, weight), column)| (*plugin, column[at] * weight))
+    }
 }
 
 /// The victims and node of a preemption the decision started.
@@ -62,8 +89,8 @@ pub struct Decision {
     /// How many nodes were filtered, and how many of them passed.
     pub evaluated: usize,
     pub feasible: usize,
-    /// The score plugins that ran, with their weights.
-    pub score_columns: Vec<(&'static str, i64)>,
+    /// The score plugins that ran, and the feasible nodes' scores; emptied with `nodes`.
+    pub scores: ScoreTable,
     /// The nodes looked at, in the order they were: kube-scheduler stops
     /// filtering once it has found enough feasible nodes in a large cluster
     /// (see `sampling`), so this may be fewer than `total_nodes`. Emptied
@@ -78,11 +105,11 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// Drops the per-node table, with the names its positions refer to,
-    /// and returns the table's buffer for reuse.
-    pub fn take_table(&mut self) -> Vec<NodeVerdict> {
+    /// Drops the per-node table, with the names its positions refer to and
+    /// the scores, and returns the table's and the scores' buffers for reuse.
+    pub fn take_table(&mut self) -> (Vec<NodeVerdict>, ScoreTable) {
         self.node_names = Arc::default();
-        std::mem::take(&mut self.nodes)
+        (std::mem::take(&mut self.nodes), std::mem::take(&mut self.scores))
     }
 
     /// The name of the node a verdict is about.
@@ -90,9 +117,15 @@ impl Decision {
         &self.node_names[verdict.position as usize]
     }
 
-    /// A node's weighted score per plugin, as `(plugin, score × weight)`.
+    /// A node's weighted score per plugin, as `(plugin, score × weight)`
+    /// (none when it was not scored).
     pub fn scores_of<'a>(&'a self, verdict: &'a NodeVerdict) -> impl Iterator<Item = (&'static str, i64)> + 'a {
-        self.score_columns.iter().zip(verdict.scores.iter()).map(|((plugin, weight), score)| (*plugin, i64::from(*score) * weight))
+        verdict.scored.into_iter().flat_map(|at| self.scores.weighted(at as usize))
+    }
+
+    /// A node's total score, if it was scored.
+    pub fn total_of(&self, verdict: &NodeVerdict) -> Option<i64> {
+        verdict.scored.map(|at| self.scores.totals[at as usize])
     }
 }
 

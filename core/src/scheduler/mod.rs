@@ -30,7 +30,7 @@ pub mod queue;
 pub mod sampling;
 pub mod snapshot;
 
-pub use decision::{Decision, NodeVerdict, Outcome, Rejection};
+pub use decision::{Decision, NodeVerdict, Outcome, Rejection, ScoreTable};
 pub use queue::{QueueConfig, QueueLengths};
 
 use crate::apiserver::resources::{NAMESPACES, NODES, PODS};
@@ -158,7 +158,8 @@ impl Scheduler {
         while self.tables.len() > DECISION_TABLES_KEPT {
             let old = self.tables.pop_front().expect("over the limit");
             if let Some(d) = self.decisions.get_mut(&old) {
-                self.scratch.give_back(d.take_table());
+                let (table, scores) = d.take_table();
+                self.scratch.give_back(table, scores);
             }
         }
     }

@@ -40,10 +40,10 @@ fn binds_to_the_least_allocated_fitting_node_and_records_why() {
     assert_eq!(pod(&api, "p")["spec"]["nodeName"], "big");
     assert_eq!(table.nodes.len(), 2);
     assert!(table.nodes.iter().all(|v| v.rejection.is_none()));
-    let plugins: Vec<&str> = table.score_columns.iter().map(|(p, _)| *p).collect();
+    let plugins: Vec<&str> = table.scores.columns.iter().map(|(p, _)| *p).collect();
     assert_eq!(plugins, ["TaintToleration", "NodeResourcesFit", "NodeResourcesBalancedAllocation", "ImageLocality"]);
     let big = table.nodes.iter().find(|v| table.node_name(v) == "big").unwrap();
-    assert_eq!(big.total, table.scores_of(big).map(|(_, s)| s).sum::<i64>());
+    assert_eq!(table.total_of(big), Some(table.scores_of(big).map(|(_, s)| s).sum::<i64>()));
     let events: Vec<String> = api.store().list("events", Some("default")).map(|(_, e)| e["reason"].as_str().unwrap().to_string()).collect();
     assert_eq!(events, vec!["Scheduled"]);
 }

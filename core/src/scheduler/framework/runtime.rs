@@ -12,10 +12,6 @@ use crate::scheduler::snapshot::Snapshot;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// How many score plugins a profile may have: a node's scores are kept in a
-/// fixed array so explaining thousands of nodes allocates nothing per node.
-pub const MAX_SCORE_PLUGINS: usize = 8;
-
 #[derive(Default)]
 pub struct Framework {
     pub pre_filters: Vec<Arc<dyn PreFilterPlugin>>,
