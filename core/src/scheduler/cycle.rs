@@ -31,6 +31,14 @@ pub struct Cycle {
     pub scores: ScoreTable,
 }
 
+impl Cycle {
+    /// A cycle that ended before scoring (no node fits, one node fits, or
+    /// a PreFilter or PreScore refused the pod).
+    fn unscored(outcome: CycleOutcome, verdicts: Vec<NodeVerdict>) -> Self {
+        Cycle { outcome, verdicts, scores: ScoreTable::default() }
+    }
+}
+
 /// Buffers reused from one cycle to the next: a cycle over hundreds of
 /// nodes needs arrays of that size, and allocating them anew each time was
 /// a large part of a cycle's cost in wasm, whose allocator is slow with
@@ -85,11 +93,11 @@ impl CycleContext<'_> {
     /// Runs the cycle. `next_start` is where the previous cycle stopped
     /// filtering (so every node gets its turn); it is moved on.
     pub fn schedule(&self, pod: &PodInfo, next_start: &mut usize, scratch: &mut Scratch) -> Cycle {
-        let no_verdicts = |outcome| Cycle { outcome, verdicts: Vec::new(), scores: ScoreTable::default() };
         if self.snapshot.is_empty() {
             // Upstream treats this as an error, retried after its back-off; it is
             // handled as a rejection here so that the first node to join takes it.
-            return no_verdicts(CycleOutcome::Unschedulable { message: NO_NODES.into(), rejected_by: BTreeSet::new(), preemption: None });
+            let outcome = CycleOutcome::Unschedulable { message: NO_NODES.into(), rejected_by: BTreeSet::new(), preemption: None };
+            return Cycle::unscored(outcome, Vec::new());
         }
         let mut state = CycleState::default();
         let narrowed = match self.framework.run_pre_filters(&mut state, pod, self.snapshot) {
@@ -108,15 +116,15 @@ impl CycleContext<'_> {
                 diagnosis.absent = Some(Status::unresolvable(format!("node(s) didn't satisfy plugin(s) [{}]", narrowed.by.join(" "))));
             }
             let outcome = self.post_filter(&state, pod, diagnosis);
-            return Cycle { outcome, verdicts, scores: ScoreTable::default() };
+            return Cycle::unscored(outcome, verdicts);
         }
         if feasible_nodes.len() == 1 {
             // One candidate: nothing to compare, so nothing is scored (as upstream).
-            return Cycle { outcome: CycleOutcome::Fits { node: feasible_nodes[0].name.clone(), state }, verdicts, scores: ScoreTable::default() };
+            return Cycle::unscored(CycleOutcome::Fits { node: feasible_nodes[0].name.clone(), state }, verdicts);
         }
         if let Err((plugin, status)) = self.framework.run_pre_scores(&mut state, pod, &feasible_nodes, self.snapshot) {
             let message = format!("running PreScore plugin {plugin}: {}", status.message());
-            return Cycle { outcome: CycleOutcome::Unschedulable { message, rejected_by: BTreeSet::new(), preemption: None }, verdicts, scores: ScoreTable::default() };
+            return Cycle::unscored(CycleOutcome::Unschedulable { message, rejected_by: BTreeSet::new(), preemption: None }, verdicts);
         }
         let count = feasible_nodes.len();
         let mut scores = scratch.spare_scores.pop().unwrap_or_default();
@@ -215,7 +223,7 @@ impl CycleContext<'_> {
         } else {
             CycleOutcome::Unschedulable { message: format!("running PreFilter plugin {plugin}: {}", status.message()), rejected_by: BTreeSet::new(), preemption: None }
         };
-        Cycle { outcome, verdicts, scores: ScoreTable::default() }
+        Cycle::unscored(outcome, verdicts)
     }
 
     /// Runs the PostFilters (preemption) and composes the FailedScheduling message.
