@@ -5,7 +5,8 @@
 #      wasmtime runner and its end-to-end join test with the real protocol);
 #   2. the in-page WASI shim's tests on a real WebAssembly engine (Node);
 #   3. the playground in headless Chromium against a real node-host, and the
-#      real kubectl against the cluster in that tab (node-host's relay);
+#      real kubectl against the cluster in that tab (node-host's relay); and
+#      the runner that puts the wasm benchmarks in headless Chromium;
 #   4. the real kubectl and the official Python client against node-host's
 #      standalone mode (tests/kubectl);
 #   5. a bounded fuzzing run of the API request handler (core/fuzz).

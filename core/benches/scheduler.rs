@@ -2,7 +2,7 @@
 //! as wasm:
 //!
 //!     cargo bench -p tabernetes-core --bench scheduler
-//!     scripts/bench-wasm.sh scheduler      # the same code on Node's V8 (WASI)
+//!     scripts/bench-wasm.sh scheduler      # the same code as wasm in headless Chromium
 //!
 //! Two of scheduler_perf's workloads, with its node and pod templates
 //! (nodes: 4 CPU, 32Gi, 110 pods; pods: 100m CPU, 500Mi):
@@ -187,7 +187,7 @@ fn reference_rate() -> f64 {
 
 fn main() {
     grow_heap(512 << 20);
-    let platform = if cfg!(target_arch = "wasm32") { "wasm32 (Node/V8)" } else { "native" };
+    let platform = if cfg!(target_arch = "wasm32") { "wasm32 (WASI)" } else { "native" };
     println!("tabernetes scheduler benchmark (scheduler_perf workloads), {platform}");
     // An argument (other than cargo's --bench) picks the workloads whose name contains it.
     let only = std::env::args().skip(1).find(|a| !a.starts_with("--")).unwrap_or_default();

@@ -1,7 +1,7 @@
 //! Store and watch benchmark (issue 3's figures), natively or as wasm:
 //!
 //!     cargo bench -p tabernetes-core --bench store
-//!     scripts/bench-wasm.sh store          # the same code on Node's V8 (WASI)
+//!     scripts/bench-wasm.sh store          # the same code as wasm in headless Chromium
 //!
 //! Prints writes per second, list latency at 100k objects, watch fan-out
 //! latency to 10k watchers (p50/p99) and memory per idle watcher. Anchors:
@@ -56,7 +56,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let platform = if cfg!(target_arch = "wasm32") { "wasm32 (Node/V8)" } else { "native" };
+    let platform = if cfg!(target_arch = "wasm32") { "wasm32 (WASI)" } else { "native" };
     println!("tabernetes store benchmark, {platform}");
 
     // 1. Writes: creates, then updates, of pod-sized objects.
