@@ -1,6 +1,7 @@
 // scripts/run-wasi-chromium.mjs, which runs the benchmarks as wasm in
-// headless Chromium: a WASI command's output and arguments get through,
-// and its exit code is the runner's. Needs the built sample modules
+// headless Chromium: a WASI command's output and arguments get through
+// and its exit status 0 is the runner's, and a module that cannot run fails
+// the runner with the engine's error. Needs the built sample modules
 // (DIST_DIR/modules, which scripts/build-web.sh fills).
 
 import { test } from 'node:test';
