@@ -16,6 +16,6 @@ wasm="$(ls -t "$CARGO_TARGET_DIR"/wasm32-wasip1/release/deps/"$BENCH"-*.wasm | h
 case "${WASM_ENGINE:-chromium}" in
     chromium) node scripts/run-wasi-chromium.mjs "$wasm" "${@:2}" ;;
     # Node 20 may crash (SIGSEGV) on exit after the figures are printed.
-    node) echo "running $wasm on node $(node --version)"; node scripts/run-wasi.mjs "$wasm" "${@:2}" ;;
+    node) node scripts/run-wasi.mjs "$wasm" "${@:2}" ;;
     *) echo "WASM_ENGINE must be chromium or node" >&2; exit 2 ;;
 esac

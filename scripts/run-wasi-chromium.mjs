@@ -5,7 +5,8 @@
 //
 // The page is served by playwright's request interception, so nothing
 // listens on a port; WASI is @bjorn3/browser_wasi_shim (stdio only, no
-// files). Both packages are the e2e tests' (scripts/setup.sh installs them).
+// files). Chromium is started as the e2e tests start it (tests/e2e/chromium.mjs),
+// and both packages are theirs (scripts/setup.sh installs them).
 // scripts/run-wasi.mjs does the same on Node's own WASI.
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -16,20 +17,17 @@ if (!file) {
   console.error('usage: node scripts/run-wasi-chromium.mjs FILE.wasm [ARGS...]');
   process.exit(2);
 }
-const modules = resolve(import.meta.dirname, '../tests/e2e/node_modules');
-const shim = join(modules, '@bjorn3/browser_wasi_shim/dist');
+const e2e = resolve(import.meta.dirname, '../tests/e2e');
+const shim = join(e2e, 'node_modules/@bjorn3/browser_wasi_shim/dist');
 if (!existsSync(shim)) {
   console.error(`${shim} is missing: run scripts/setup.sh (it installs tests/e2e's npm packages)`);
   process.exit(2);
 }
-const { chromium } = await import(join(modules, 'playwright-core/index.mjs'));
+const { launchChromium } = await import(join(e2e, 'chromium.mjs'));
 const program = await readFile(file);
 const origin = 'http://wasi.invalid';
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   page.on('console', (message) => {

@@ -20,12 +20,11 @@ import { mkdtempSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer } from 'node:net';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const repo = resolve(import.meta.dirname, '../..');
 const nodeHostBin = process.env.NODE_HOST_BIN ?? join(repo, 'target/release/node-host');
 const distDir = process.env.DIST_DIR ?? join(repo, 'dist');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const NODE_NAME = 'e2e-node-host';
 
 const kubectlBin = process.env.KUBECTL ?? 'kubectl';
@@ -82,11 +81,7 @@ async function bothNodesReady() {
 
 before(async () => {
   ({ child: nodeHost, url: joinUrl } = await startNodeHost());
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage();
   page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`[page] ${m.text()}\n`); });
   page.on('pageerror', (e) => process.stderr.write(`[page error] ${e}\n`));
